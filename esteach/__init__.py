@@ -1,0 +1,77 @@
+"""esteach: event sourcing and CQRS you can read in an evening and run in a notebook.
+
+The public API, all importable from ``esteach``:
+
+* events: :class:`Event`, :class:`EventMetadata`, :class:`NewEvent`, :class:`DomainEvent`,
+  :data:`registry`
+* aggregates and commands: :class:`Aggregate`, :class:`Command`
+* stores: :class:`EventStore` (protocol), :class:`InMemoryEventStore`,
+  :class:`DuckDBEventStore`, :data:`ANY`, :data:`NO_STREAM`
+* the write side: :class:`CommandProcessor`, :class:`CommandResult`, :class:`AggregateLocks`
+* determinism: :class:`StepClock`, :class:`SeededIds`, :func:`system_clock`, :func:`uuid4_ids`
+* errors: :class:`EsteachError` and its family in :mod:`esteach.errors`
+* testing: :func:`given`
+"""
+
+from esteach.aggregate import Aggregate, Command
+from esteach.commands import AggregateLocks, CommandProcessor, CommandResult
+from esteach.determinism import Clock, IdFactory, SeededIds, StepClock, system_clock, uuid4_ids
+from esteach.errors import (
+    AggregateNotFound,
+    ConcurrencyConflict,
+    DomainError,
+    DuplicateEventId,
+    EsteachError,
+    EventsOutOfOrder,
+    EventStoreError,
+    InvalidCommand,
+    InvalidEventData,
+    InvalidInput,
+    UnknownEventType,
+    WrongExpectedVersion,
+)
+from esteach.events import DomainEvent, Event, EventMetadata, EventRegistry, NewEvent, registry
+from esteach.store import ANY, NO_STREAM, EventStore, ExpectedVersion, InMemoryEventStore
+from esteach.store.duckdb import DuckDBEventStore
+from esteach.testing import given
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ANY",
+    "NO_STREAM",
+    "Aggregate",
+    "AggregateLocks",
+    "AggregateNotFound",
+    "Clock",
+    "Command",
+    "CommandProcessor",
+    "CommandResult",
+    "ConcurrencyConflict",
+    "DomainError",
+    "DomainEvent",
+    "DuckDBEventStore",
+    "DuplicateEventId",
+    "EsteachError",
+    "Event",
+    "EventMetadata",
+    "EventRegistry",
+    "EventStore",
+    "EventStoreError",
+    "EventsOutOfOrder",
+    "ExpectedVersion",
+    "IdFactory",
+    "InMemoryEventStore",
+    "InvalidCommand",
+    "InvalidEventData",
+    "InvalidInput",
+    "NewEvent",
+    "SeededIds",
+    "StepClock",
+    "UnknownEventType",
+    "WrongExpectedVersion",
+    "given",
+    "registry",
+    "system_clock",
+    "uuid4_ids",
+]

@@ -1,0 +1,139 @@
+"""Commands and the ``Aggregate`` base class: decide with ``handle_command``, change with ``apply_event``.
+
+An aggregate never changes its own state while deciding. ``handle_command`` looks at the
+current state and returns the domain events that *should* happen (or raises a
+:class:`~esteach.errors.DomainError`); only ``apply_event`` changes state, and only from an
+event. Both are pure: no I/O, no clock, no random numbers. That is what makes replay work: the
+same events always rebuild the same state.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from esteach.errors import EventsOutOfOrder, InvalidCommand, InvalidInput
+from esteach.events import DomainEvent, Event, EventRegistry, check_field_types, registry
+from esteach.store.base import check_aggregate_id
+
+__all__ = ["Aggregate", "Command"]
+
+A = TypeVar("A", bound="Aggregate")
+
+
+@dataclass(frozen=True)
+class Command:
+    """Base class of commands: frozen dataclasses in the imperative (``ChangeEmail``).
+
+    ``id_field`` names the field that holds the id of the aggregate the command addresses.
+    Field types are checked when the command is made, so a wrong type fails early and clearly.
+    """
+
+    id_field: ClassVar[str] = "aggregate_id"
+
+    def __post_init__(self) -> None:
+        check_field_types(self, InvalidCommand)
+        try:
+            check_aggregate_id(getattr(self, self.id_field))
+        except InvalidInput as exc:
+            raise InvalidCommand(f"{type(self).__name__}.{self.id_field}: {exc}") from None
+
+    @property
+    def target_id(self) -> str:
+        """The id of the aggregate this command addresses (its stream id)."""
+        value: str = getattr(self, self.id_field)
+        return value
+
+
+class Aggregate(ABC):
+    """Base class of aggregates: a consistency boundary rebuilt from its own events.
+
+    Subclasses implement :meth:`handle_command` and :meth:`apply_event`. The base class keeps
+    ``aggregate_id`` and ``version`` and checks that events arrive in order.
+
+    ``aggregate_type`` defaults to the class name; ``events`` is the registry that maps stored
+    event types to domain event classes; ``command_types`` lists the command classes it handles
+    (so a test helper can find the aggregate for a command).
+    """
+
+    aggregate_type: ClassVar[str]
+    events: ClassVar[EventRegistry] = registry
+    command_types: ClassVar[tuple[type[Command], ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "aggregate_type" not in cls.__dict__:
+            cls.aggregate_type = cls.__name__
+
+    def __init__(self, aggregate_id: str) -> None:
+        self._aggregate_id = check_aggregate_id(aggregate_id)
+        self._version = 0
+
+    @property
+    def aggregate_id(self) -> str:
+        return self._aggregate_id
+
+    @property
+    def version(self) -> int:
+        """How many events this aggregate has applied: 0 means it does not exist yet."""
+        return self._version
+
+    @property
+    def exists(self) -> bool:
+        return self._version > 0
+
+    @abstractmethod
+    def handle_command(self, command: Any) -> list[DomainEvent]:
+        """Decide: return the events this command causes, or raise a ``DomainError``.
+
+        Must not change ``self``, do I/O or read the clock. An empty list means "nothing to do".
+        """
+
+    @abstractmethod
+    def apply_event(self, event: Any) -> None:
+        """Change state from one domain event. Must not decide, do I/O or read the clock."""
+
+    def apply(self, event: Event) -> None:
+        """Apply a recorded event, checking it is the next one of this aggregate's stream."""
+        if event.aggregate_id != self._aggregate_id:
+            raise EventsOutOfOrder(
+                f"event {event.event_type} v{event.version} belongs to stream "
+                f"{event.aggregate_id!r}, not to {self._aggregate_id!r}"
+            )
+        if event.version != self._version + 1:
+            raise EventsOutOfOrder(
+                f"{type(self).__name__} {self._aggregate_id!r} is at version {self._version} "
+                f"and expects version {self._version + 1} next, but got {event.event_type} "
+                f"version {event.version}: apply a stream's events in version order, each once"
+            )
+        self.apply_event(self.events.to_domain(event))
+        self._version = event.version
+
+    @classmethod
+    def load_from_events(
+        cls: type[A], events: Iterable[Event], aggregate_id: str | None = None
+    ) -> A:
+        """Rebuild an aggregate by applying its stream's events in order.
+
+        ``aggregate_id`` is needed only when ``events`` may be empty (a stream not created yet).
+        """
+        events = list(events)
+        if aggregate_id is None:
+            if not events:
+                raise InvalidInput("load_from_events needs aggregate_id when there are no events")
+            aggregate_id = events[0].aggregate_id
+        aggregate = cls(aggregate_id)
+        for event in events:
+            aggregate.apply(event)
+        return aggregate
+
+    def state(self) -> dict[str, Any]:
+        """The aggregate's state as a plain dict: id, version and every public attribute."""
+        public = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return {"aggregate_id": self._aggregate_id, "version": self._version, **public}
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.state().items())
+        return f"{type(self).__name__}({fields})"

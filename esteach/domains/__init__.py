@@ -1,0 +1,1 @@
+"""Example domains: ``user`` (the reference design's, flaws fixed) and ``account`` (exercises)."""

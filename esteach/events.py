@@ -1,0 +1,395 @@
+"""Events: the envelope the store records, and the small domain events aggregates decide.
+
+Two layers, kept apart on purpose:
+
+* a **domain event** (:class:`DomainEvent` subclass) is a frozen dataclass in business language,
+  ``UserCreated(user_id=..., email=..., name=...)``; aggregates decide and apply these;
+* an **envelope** (:class:`Event`) is what the store records around a domain event's data: id,
+  stream, version, commit timestamp, metadata and global position. :class:`NewEvent` is an
+  envelope before it is committed: it has no version, timestamp or position yet, because the
+  store assigns those at commit.
+
+``event_type`` is always the past-tense business name (``"UserCreated"``), never a language type
+path, so stored events stay readable and handlers registered by name always fire.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar, TypeVar, Union
+
+from esteach.errors import InvalidEventData, InvalidInput, UnknownEventType
+
+__all__ = [
+    "DomainEvent",
+    "Event",
+    "EventMetadata",
+    "EventRegistry",
+    "NewEvent",
+    "check_field_types",
+    "ensure_json_data",
+    "registry",
+]
+
+JSONData = dict[str, Any]
+_EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+
+
+def _describe(path: str, value: object) -> str:
+    return f"{path} is {type(value).__name__} {value!r:.60}"
+
+
+def _json_copy(value: object, path: str) -> Any:
+    # Checked by hand rather than by json.dumps: json.dumps silently turns tuples into lists and
+    # int keys into strings, so a round trip would not give back what was stored.
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        raise InvalidEventData(f"{_describe(path, value)}: JSON has no NaN or infinity")
+    if isinstance(value, list):
+        return [_json_copy(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        copy = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidEventData(
+                    f"{path} has key {key!r} of type {type(key).__name__}: JSON object keys "
+                    f"must be strings"
+                )
+            copy[key] = _json_copy(item, f"{path}[{key!r}]")
+        return copy
+    hint = " (store datetimes as ISO 8601 strings)" if isinstance(value, datetime) else ""
+    raise InvalidEventData(
+        f"{_describe(path, value)}, which is not JSON: use str, int, float, bool, None, "
+        f"list or dict{hint}"
+    )
+
+
+def ensure_json_data(data: object, what: str = "data") -> JSONData:
+    """Return a deep copy of ``data`` if it is a JSON object, else raise :class:`InvalidEventData`.
+
+    >>> ensure_json_data({"email": "ada@example.com"})
+    {'email': 'ada@example.com'}
+    """
+    if not isinstance(data, dict):
+        raise InvalidEventData(
+            f"{what} must be a dict (a JSON object), got {type(data).__name__} {data!r:.60}"
+        )
+    copied: JSONData = _json_copy(data, what)
+    return copied
+
+
+def check_event_type(event_type: object) -> str:
+    """Return ``event_type`` if it is a business name like ``"UserCreated"``, else raise."""
+    if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
+        raise InvalidEventData(
+            f"event_type {event_type!r} is not a business event name: use the event's "
+            f"past-tense name such as 'UserCreated' (letters, digits and _, at most 100), "
+            f"never a language type path such as 'esteach.domains.user.UserCreated'"
+        )
+    return event_type
+
+
+def _utc(timestamp: datetime, what: str) -> datetime:
+    if not isinstance(timestamp, datetime) or timestamp.tzinfo is None:
+        raise InvalidInput(f"{what} must be a timezone-aware datetime, got {timestamp!r}")
+    return timestamp.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class EventMetadata:
+    """Who and what caused an event: the ids that let you trace a request through the log.
+
+    ``correlation_id`` is shared by everything one request caused; ``causation_id`` is the id
+    of the message (command or event) that directly caused this one; ``schema_version`` is the
+    version of the event's data shape, which upcasters lift on read.
+    """
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    user_id: str | None = None
+    source: str = "esteach"
+    schema_version: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("correlation_id", "causation_id", "user_id"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise InvalidInput(f"metadata {name} must be a str or None, got {value!r}")
+        if not isinstance(self.source, str):
+            raise InvalidInput(f"metadata source must be a str, got {self.source!r}")
+        version = self.schema_version
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidInput(f"metadata schema_version must be an int >= 1, got {version!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventMetadata:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event on its way into the store: the store assigns version, timestamp and position.
+
+    ``id`` may be chosen by the caller (so that retrying the same append is recognised as a
+    retry); when it is ``None`` the store takes one from its id factory. ``data`` is checked to
+    be a JSON object and copied, so later changes to the caller's dict cannot reach the log.
+    """
+
+    event_type: str
+    data: JSONData = field(default_factory=dict)
+    aggregate_type: str = ""
+    metadata: EventMetadata = field(default_factory=EventMetadata)
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        check_event_type(self.event_type)
+        object.__setattr__(self, "data", ensure_json_data(self.data))
+        if not isinstance(self.aggregate_type, str):
+            raise InvalidInput(f"aggregate_type must be a str, got {self.aggregate_type!r}")
+        if not isinstance(self.metadata, EventMetadata):
+            raise InvalidInput(f"metadata must be an EventMetadata, got {self.metadata!r}")
+        if self.id is not None and (not isinstance(self.id, str) or not self.id.strip()):
+            raise InvalidInput(f"event id must be a non-empty str or None, got {self.id!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A recorded event: what the store gives back. Immutable; treat ``data`` as read-only.
+
+    ``version`` counts events in one stream from 1; ``global_position`` orders all events of
+    the store from 1; ``timestamp`` is the UTC commit time, never decreasing with position.
+    """
+
+    id: str
+    aggregate_id: str
+    aggregate_type: str
+    event_type: str
+    version: int
+    timestamp: datetime
+    data: JSONData
+    metadata: EventMetadata = field(default_factory=EventMetadata)
+    global_position: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict; :meth:`from_dict` turns it back into an equal event."""
+        return {
+            "id": self.id,
+            "aggregate_id": self.aggregate_id,
+            "aggregate_type": self.aggregate_type,
+            "event_type": self.event_type,
+            "version": self.version,
+            "timestamp": self.timestamp.isoformat(timespec="microseconds"),
+            "data": self.data,
+            "metadata": self.metadata.to_dict(),
+            "global_position": self.global_position,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Event:
+        """Build an event from :meth:`to_dict` output, checking every field."""
+        expected = {f.name for f in dataclasses.fields(cls)}
+        missing, extra = expected - set(raw), set(raw) - expected
+        if missing or extra:
+            raise InvalidEventData(
+                f"event record has missing fields {sorted(missing)} and unexpected fields "
+                f"{sorted(extra)}"
+            )
+        try:
+            timestamp = datetime.fromisoformat(raw["timestamp"])
+        except (TypeError, ValueError) as exc:
+            raise InvalidEventData(f"timestamp {raw['timestamp']!r} is not ISO 8601") from exc
+        for name in ("version", "global_position"):
+            if isinstance(raw[name], bool) or not isinstance(raw[name], int):
+                raise InvalidEventData(f"{name} must be an int, got {raw[name]!r}")
+        for name in ("id", "aggregate_id", "aggregate_type"):
+            if not isinstance(raw[name], str):
+                raise InvalidEventData(f"{name} must be a str, got {raw[name]!r}")
+        return cls(
+            id=raw["id"],
+            aggregate_id=raw["aggregate_id"],
+            aggregate_type=raw["aggregate_type"],
+            event_type=check_event_type(raw["event_type"]),
+            version=raw["version"],
+            timestamp=_utc(timestamp, "timestamp"),
+            data=ensure_json_data(raw["data"]),
+            metadata=EventMetadata.from_dict(raw["metadata"]),
+            global_position=raw["global_position"],
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Event:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidEventData(f"event record is not valid JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise InvalidEventData(f"event record must be a JSON object, got {raw!r:.60}")
+        return cls.from_dict(raw)
+
+
+# --- field type checks shared by domain events and commands -------------------------------
+
+_hints_cache: dict[type, dict[str, Any]] = {}
+
+
+def _matches(value: object, hint: Any) -> bool:
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is not None:
+        return isinstance(value, origin)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def check_field_types(obj: object, error: type[InvalidInput]) -> None:
+    """Raise ``error`` naming the first dataclass field whose value has the wrong type."""
+    cls = type(obj)
+    hints = _hints_cache.get(cls)
+    if hints is None:
+        hints = typing.get_type_hints(cls)
+        _hints_cache[cls] = hints
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        hint = hints.get(f.name, Any)
+        if not _matches(value, hint):
+            raise error(
+                f"{cls.__name__}.{f.name} must be {_type_name(hint)}, got "
+                f"{type(value).__name__} {value!r:.60}"
+            )
+
+
+# --- domain events and their registry ---------------------------------------------------------
+
+
+class DomainEvent:
+    """Base class of domain events: subclass it as a frozen dataclass.
+
+    The class name is the event type, so name it in the past tense. ``schema_version`` is the
+    version of its data shape; raise it when the fields change and register an upcaster.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class CoffeeBrewed(DomainEvent):
+    ...     cups: int
+    >>> CoffeeBrewed(cups=2).to_data()
+    {'cups': 2}
+    """
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.event_type = check_event_type(cls.__name__)
+        registry.register(cls)
+
+    def __post_init__(self) -> None:
+        check_field_types(self, InvalidEventData)
+
+    def to_data(self) -> JSONData:
+        """The event's fields as a JSON object, ready for an envelope's ``data``."""
+        return ensure_json_data(
+            {f.name: getattr(self, f.name) for f in dataclasses.fields(self)},  # type: ignore[arg-type]
+            f"{type(self).__name__} data",
+        )
+
+    @classmethod
+    def from_data(cls: type[E], data: Mapping[str, Any]) -> E:
+        """Rebuild the event from its data, saying which fields are missing or unexpected."""
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        required = {
+            f.name
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        missing, extra = required - set(data), set(data) - names
+        if missing or extra:
+            raise InvalidEventData(
+                f"{cls.__name__} data {dict(data)!r:.80} has missing fields {sorted(missing)} "
+                f"and unexpected fields {sorted(extra)}; if it is an older shape, register an "
+                f"upcaster"
+            )
+        return cls(**data)
+
+
+E = TypeVar("E", bound=DomainEvent)
+
+
+class EventRegistry:
+    """Maps event type names to domain event classes, so stored events find their class."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[DomainEvent]] = {}
+
+    def register(self, cls: type[DomainEvent]) -> None:
+        name = cls.event_type
+        known = self._classes.get(name)
+        # A notebook cell that defines the same class again replaces it; two different
+        # classes claiming one name would make stored events ambiguous.
+        if known is not None and (known.__module__, known.__qualname__) != (
+            cls.__module__,
+            cls.__qualname__,
+        ):
+            raise InvalidInput(
+                f"event type {name!r} is already registered by {known.__module__}."
+                f"{known.__qualname__}; give {cls.__module__}.{cls.__qualname__} another name"
+            )
+        self._classes[name] = cls
+
+    def get(self, event_type: str) -> type[DomainEvent]:
+        try:
+            return self._classes[event_type]
+        except KeyError:
+            raise UnknownEventType(event_type, list(self._classes)) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._classes)
+
+    def __contains__(self, event_type: object) -> bool:
+        return event_type in self._classes
+
+    def to_domain(self, event: Event) -> DomainEvent:
+        """Turn a recorded envelope into its domain event."""
+        cls = self.get(event.event_type)
+        if event.metadata.schema_version != cls.schema_version:
+            raise InvalidEventData(
+                f"{event.event_type} event {event.id} has schema version "
+                f"{event.metadata.schema_version}, but {cls.__name__} is at version "
+                f"{cls.schema_version} and no upcaster lifts it"
+            )
+        return cls.from_data(event.data)
+
+
+registry = EventRegistry()
+"""The default registry every :class:`DomainEvent` subclass joins when it is defined."""

@@ -1,0 +1,6 @@
+"""Event stores: one protocol, one contract, an in-memory and a DuckDB implementation."""
+
+from esteach.store.base import ANY, NO_STREAM, EventStore, ExpectedVersion
+from esteach.store.memory import InMemoryEventStore
+
+__all__ = ["ANY", "NO_STREAM", "EventStore", "ExpectedVersion", "InMemoryEventStore"]

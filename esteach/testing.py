@@ -1,0 +1,157 @@
+"""Given / when / then for aggregates: state the history, the command, and what must follow.
+
+>>> from esteach.domains.user import ChangeEmail, UserCreated, UserEmailChanged
+>>> given(UserCreated("u-1", "ada@example.com", "Ada")).when(
+...     ChangeEmail("u-1", "ada@lovelace.org")
+... ).then(UserEmailChanged("ada@lovelace.org"))
+Scenario(User 'u-1': given 1 event, when ChangeEmail, then 1 event)
+
+The scenario also checks the aggregate's manners: ``handle_command`` must not change state (only
+events may), and every event it decides must apply cleanly.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from esteach.aggregate import Aggregate, Command
+from esteach.events import DomainEvent, Event, EventMetadata
+
+__all__ = ["Scenario", "given"]
+
+_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def _all_aggregates(cls: type[Aggregate] = Aggregate) -> list[type[Aggregate]]:
+    found: list[type[Aggregate]] = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_all_aggregates(sub))
+    return found
+
+
+def _aggregate_for(command: Command) -> type[Aggregate]:
+    matches = [
+        cls
+        for cls in _all_aggregates()
+        if cls.command_types and isinstance(command, cls.command_types)
+    ]
+    if len(matches) != 1:
+        names = ", ".join(cls.__name__ for cls in matches) or "none"
+        raise TypeError(
+            f"cannot tell which aggregate handles {type(command).__name__} (candidates: {names}); "
+            f"pass it: given(..., aggregate=YourAggregate)"
+        )
+    return matches[0]
+
+
+class Scenario:
+    """One given / when / then check; build it with :func:`given`."""
+
+    def __init__(self, history: list[DomainEvent], aggregate: type[Aggregate] | None) -> None:
+        self.history = history
+        self.aggregate_class = aggregate
+        self.command: Command | None = None
+        self.aggregate: Aggregate | None = None
+        self._outcome: list[DomainEvent] | BaseException | None = None
+
+    def when(self, command: Command) -> Scenario:
+        """Rebuild the aggregate from the history and hand it ``command``."""
+        self.command = command
+        cls = self.aggregate_class or _aggregate_for(command)
+        self.aggregate_class = cls
+        aggregate_id = command.target_id
+        envelopes = [
+            Event(
+                id=f"given-{i}",
+                aggregate_id=aggregate_id,
+                aggregate_type=cls.aggregate_type,
+                event_type=event.event_type,
+                version=i,
+                timestamp=_EPOCH,
+                data=event.to_data(),
+                metadata=EventMetadata(schema_version=event.schema_version),
+                global_position=i,
+            )
+            for i, event in enumerate(self.history, start=1)
+        ]
+        self.aggregate = cls.load_from_events(envelopes, aggregate_id)
+        before = copy.deepcopy(self.aggregate.state())
+        try:
+            self._outcome = list(self.aggregate.handle_command(command))
+        except Exception as exc:  # the outcome under test: then_raises inspects it
+            self._outcome = exc
+        after = self.aggregate.state()
+        if after != before:
+            changed = sorted(k for k in after.keys() | before.keys() if after.get(k) != before.get(k))
+            raise AssertionError(
+                f"handle_command({type(command).__name__}) changed the aggregate's state "
+                f"({', '.join(changed)}) without an event: decide in handle_command, change "
+                f"state only in apply_event"
+            )
+        return self
+
+    def then(self, *expected: DomainEvent) -> Scenario:
+        """Assert the command decided exactly ``expected`` (none: it must decide nothing)."""
+        outcome = self._require_outcome()
+        if isinstance(outcome, BaseException):
+            raise AssertionError(
+                f"expected events {list(expected)!r}, but {type(self.command).__name__} raised "
+                f"{type(outcome).__name__}: {outcome}"
+            ) from outcome
+        if outcome != list(expected):
+            raise AssertionError(
+                f"{type(self.command).__name__} decided {outcome!r}, expected {list(expected)!r}"
+            )
+        assert self.aggregate is not None
+        for event in outcome:  # every decided event must apply cleanly
+            self.aggregate.apply_event(event)
+        return self
+
+    def then_raises(self, error: type[BaseException], match: str | None = None) -> Scenario:
+        """Assert the command was rejected with ``error`` (and ``match`` in its message)."""
+        outcome = self._require_outcome()
+        if not isinstance(outcome, BaseException):
+            raise AssertionError(
+                f"expected {error.__name__}, but {type(self.command).__name__} decided "
+                f"{outcome!r}"
+            )
+        if not isinstance(outcome, error):
+            raise AssertionError(
+                f"expected {error.__name__}, but got {type(outcome).__name__}: {outcome}"
+            ) from outcome
+        if match is not None and match not in str(outcome):
+            raise AssertionError(f"{type(outcome).__name__} message {str(outcome)!r} lacks {match!r}")
+        return self
+
+    def _require_outcome(self) -> list[DomainEvent] | BaseException:
+        if self._outcome is None:
+            raise AssertionError("call .when(command) before .then(...)")
+        return self._outcome
+
+    def __repr__(self) -> str:
+        name = self.aggregate_class.__name__ if self.aggregate_class else "?"
+        target = repr(self.command.target_id) if self.command else "?"
+        parts = [f"{name} {target}: given {len(self.history)} event{'s' * (len(self.history) != 1)}"]
+        if self.command is not None:
+            parts.append(f"when {type(self.command).__name__}")
+        if isinstance(self._outcome, BaseException):
+            parts.append(f"then {type(self._outcome).__name__}")
+        elif self._outcome is not None:
+            n = len(self._outcome)
+            parts.append(f"then {n} event{'s' * (n != 1)}")
+        return f"Scenario({', '.join(parts)})"
+
+
+def given(*history: DomainEvent | Iterable[DomainEvent], aggregate: Any = None) -> Scenario:
+    """Start a scenario from past domain events (as arguments or one list); none = a new aggregate."""
+    flat: list[DomainEvent] = []
+    for item in history:
+        if isinstance(item, DomainEvent):
+            flat.append(item)
+        else:
+            flat.extend(item)
+    return Scenario(flat, aggregate)
