@@ -1,4 +1,4 @@
-"""Commands and the ``Aggregate`` base class: decide with ``handle_command``, change with ``apply_event``.
+"""Commands and the ``Aggregate`` base: decide in ``handle_command``, change in ``apply_event``.
 
 An aggregate never changes its own state while deciding. ``handle_command`` looks at the
 current state and returns the domain events that *should* happen (or raises a
@@ -94,6 +94,14 @@ class Aggregate(ABC):
     @abstractmethod
     def apply_event(self, event: Any) -> None:
         """Change state from one domain event. Must not decide, do I/O or read the clock."""
+
+    def check_target(self, command: Command) -> None:
+        """Refuse a command addressed to another aggregate (a wiring mistake, not a rule)."""
+        if command.target_id != self._aggregate_id:
+            raise InvalidCommand(
+                f"{type(command).__name__} is for {command.target_id!r}, but this "
+                f"{type(self).__name__} is {self._aggregate_id!r}"
+            )
 
     def apply(self, event: Event) -> None:
         """Apply a recorded event, checking it is the next one of this aggregate's stream."""

@@ -136,7 +136,9 @@ class CommandProcessor(Generic[A]):
         written) and :class:`ConcurrencyConflict` when retries run out.
         """
         if not isinstance(command, Command):
-            raise InvalidCommand(f"expected a Command, got {type(command).__name__} {command!r:.60}")
+            raise InvalidCommand(
+                f"expected a Command, got {type(command).__name__} {command!r:.60}"
+            )
         command_id = self._ids()
         metadata = {
             "correlation_id": correlation_id or command_id,

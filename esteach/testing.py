@@ -86,7 +86,9 @@ class Scenario:
             self._outcome = exc
         after = self.aggregate.state()
         if after != before:
-            changed = sorted(k for k in after.keys() | before.keys() if after.get(k) != before.get(k))
+            changed = sorted(
+                k for k in after.keys() | before.keys() if after.get(k) != before.get(k)
+            )
             raise AssertionError(
                 f"handle_command({type(command).__name__}) changed the aggregate's state "
                 f"({', '.join(changed)}) without an event: decide in handle_command, change "
@@ -116,15 +118,16 @@ class Scenario:
         outcome = self._require_outcome()
         if not isinstance(outcome, BaseException):
             raise AssertionError(
-                f"expected {error.__name__}, but {type(self.command).__name__} decided "
-                f"{outcome!r}"
+                f"expected {error.__name__}, but {type(self.command).__name__} decided {outcome!r}"
             )
         if not isinstance(outcome, error):
             raise AssertionError(
                 f"expected {error.__name__}, but got {type(outcome).__name__}: {outcome}"
             ) from outcome
         if match is not None and match not in str(outcome):
-            raise AssertionError(f"{type(outcome).__name__} message {str(outcome)!r} lacks {match!r}")
+            raise AssertionError(
+                f"{type(outcome).__name__} message {str(outcome)!r} lacks {match!r}"
+            )
         return self
 
     def _require_outcome(self) -> list[DomainEvent] | BaseException:
@@ -135,7 +138,9 @@ class Scenario:
     def __repr__(self) -> str:
         name = self.aggregate_class.__name__ if self.aggregate_class else "?"
         target = repr(self.command.target_id) if self.command else "?"
-        parts = [f"{name} {target}: given {len(self.history)} event{'s' * (len(self.history) != 1)}"]
+        parts = [
+            f"{name} {target}: given {len(self.history)} event{'s' * (len(self.history) != 1)}"
+        ]
         if self.command is not None:
             parts.append(f"when {type(self.command).__name__}")
         if isinstance(self._outcome, BaseException):
@@ -147,7 +152,7 @@ class Scenario:
 
 
 def given(*history: DomainEvent | Iterable[DomainEvent], aggregate: Any = None) -> Scenario:
-    """Start a scenario from past domain events (as arguments or one list); none = a new aggregate."""
+    """Start a scenario from past domain events (as arguments or one list); none: a new one."""
     flat: list[DomainEvent] = []
     for item in history:
         if isinstance(item, DomainEvent):

@@ -165,11 +165,7 @@ class User(Aggregate):
         self.status: str | None = None  # None until created
 
     def handle_command(self, command: UserCommand) -> list[DomainEvent]:
-        if command.user_id != self.aggregate_id:
-            raise DomainError(
-                f"{type(command).__name__} is for user {command.user_id!r}, but this is user "
-                f"{self.aggregate_id!r}"
-            )
+        self.check_target(command)
         if isinstance(command, CreateUser):
             if self.exists:
                 raise UserAlreadyExists(f"user {self.aggregate_id!r} already exists")

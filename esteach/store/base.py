@@ -61,7 +61,7 @@ class EventStore(Protocol):
     def append_events(
         self, aggregate_id: str, expected_version: ExpectedVersion, events: Sequence[NewEvent]
     ) -> list[Event]:
-        """Append ``events`` atomically after checking ``expected_version``; return them recorded."""
+        """Check ``expected_version``, append ``events`` atomically, return them as recorded."""
         ...
 
     def get_events(self, aggregate_id: str, from_version: int = 0) -> list[Event]:
@@ -71,7 +71,7 @@ class EventStore(Protocol):
     def get_events_by_type(
         self, event_type: str, limit: int | None = None, from_position: int = 0
     ) -> list[Event]:
-        """Up to ``limit`` events of one type with position >= ``from_position``, in global order."""
+        """Up to ``limit`` events of one type from ``from_position`` on, in global order."""
         ...
 
     def get_events_since(self, timestamp: datetime) -> list[Event]:
@@ -123,7 +123,7 @@ def check_aggregate_id(aggregate_id: object) -> str:
 
 def check_expected_version(expected_version: object) -> ExpectedVersion:
     if expected_version in (ANY, NO_STREAM):
-        return expected_version  # type: ignore[return-value]
+        return expected_version
     if (
         isinstance(expected_version, bool)
         or not isinstance(expected_version, int)
@@ -159,8 +159,10 @@ def ensure_new_events(
 ) -> list[tuple[str, NewEvent]]:
     """Check a batch and give every event an id; raise before anything is written."""
     check_aggregate_id(aggregate_id)
-    if isinstance(events, (str, bytes)) or not isinstance(events, Sequence):
-        raise InvalidInput(f"events must be a list of NewEvent, got {type(events).__name__}")
+    if not isinstance(events, (list, tuple)):
+        raise InvalidInput(
+            f"events must be a list or tuple of NewEvent, got {type(events).__name__}"
+        )
     batch: list[tuple[str, NewEvent]] = []
     seen: set[str] = set()
     for i, event in enumerate(events):
@@ -221,7 +223,9 @@ def check_stream_expectation(
 def next_timestamp(clock_reading: datetime, last: datetime | None) -> datetime:
     """The commit time: the clock's reading in UTC, held at ``last`` if the clock stepped back."""
     if not isinstance(clock_reading, datetime) or clock_reading.tzinfo is None:
-        raise InvalidInput(f"the store's clock must return an aware datetime, got {clock_reading!r}")
+        raise InvalidInput(
+            f"the store's clock must return an aware datetime, got {clock_reading!r}"
+        )
     now = clock_reading.astimezone(timezone.utc)
     return last if last is not None and now < last else now
 
