@@ -11,7 +11,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["Clock", "IdFactory", "SeededIds", "StepClock", "system_clock", "uuid4_ids"]
 
@@ -24,7 +24,7 @@ IdFactory = Callable[[], str]
 
 def system_clock() -> datetime:
     """The real time, in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def uuid4_ids() -> str:
@@ -42,12 +42,12 @@ class StepClock:
 
     def __init__(
         self,
-        start: datetime = datetime(2024, 1, 1, tzinfo=timezone.utc),
+        start: datetime = datetime(2024, 1, 1, tzinfo=UTC),
         step: timedelta = timedelta(seconds=1),
     ) -> None:
         if start.tzinfo is None:
             raise ValueError("StepClock start must be timezone-aware, e.g. tzinfo=timezone.utc")
-        self._next = start.astimezone(timezone.utc)
+        self._next = start.astimezone(UTC)
         self._step = step
         self._lock = threading.Lock()
 

@@ -23,7 +23,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar, Union
 
 from esteach.errors import InvalidEventData, InvalidInput, UnknownEventType
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 JSONData = dict[str, Any]
-_EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+_EVENT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
 
 
 def _describe(path: str, value: object) -> str:
@@ -91,19 +91,13 @@ def ensure_json_data(data: object, what: str = "data") -> JSONData:
 
 def check_event_type(event_type: object) -> str:
     """Return ``event_type`` if it is a business name like ``"UserCreated"``, else raise."""
-    if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
+    if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
         raise InvalidEventData(
             f"event_type {event_type!r} is not a business event name: use the event's "
             f"past-tense name such as 'UserCreated' (letters, digits and _, at most 100), "
             f"never a language type path such as 'esteach.domains.user.UserCreated'"
         )
     return event_type
-
-
-def _utc(timestamp: datetime, what: str) -> datetime:
-    if not isinstance(timestamp, datetime) or timestamp.tzinfo is None:
-        raise InvalidInput(f"{what} must be a timezone-aware datetime, got {timestamp!r}")
-    return timestamp.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +130,17 @@ class EventMetadata:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EventMetadata:
-        return cls(**data)
+    def from_dict(cls, data: object) -> EventMetadata:
+        """Build metadata from :meth:`to_dict` output, or raise :class:`InvalidEventData`."""
+        if not isinstance(data, dict):
+            raise InvalidEventData(f"metadata must be a JSON object, got {data!r:.60}")
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise InvalidEventData(f"metadata has unexpected fields {sorted(unknown)}")
+        try:
+            return cls(**data)
+        except InvalidInput as exc:
+            raise InvalidEventData(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +215,11 @@ class Event:
             timestamp = datetime.fromisoformat(raw["timestamp"])
         except (TypeError, ValueError) as exc:
             raise InvalidEventData(f"timestamp {raw['timestamp']!r} is not ISO 8601") from exc
+        if timestamp.tzinfo is None:
+            raise InvalidEventData(
+                f"timestamp {raw['timestamp']!r} has no UTC offset; write it as "
+                f"2024-01-01T00:00:00+00:00"
+            )
         for name in ("version", "global_position"):
             if isinstance(raw[name], bool) or not isinstance(raw[name], int):
                 raise InvalidEventData(f"{name} must be an int, got {raw[name]!r}")
@@ -224,7 +232,7 @@ class Event:
             aggregate_type=raw["aggregate_type"],
             event_type=check_event_type(raw["event_type"]),
             version=raw["version"],
-            timestamp=_utc(timestamp, "timestamp"),
+            timestamp=timestamp.astimezone(UTC),
             data=ensure_json_data(raw["data"]),
             metadata=EventMetadata.from_dict(raw["metadata"]),
             global_position=raw["global_position"],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from esteach.aggregate import Aggregate, Command
@@ -22,7 +22,7 @@ from esteach.events import DomainEvent, Event, EventMetadata
 
 __all__ = ["Scenario", "given"]
 
-_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def _all_aggregates(cls: type[Aggregate] = Aggregate) -> list[type[Aggregate]]:

@@ -45,7 +45,7 @@ __all__ = [
 ACTIVE = "active"
 DEACTIVATED = "deactivated"
 MAX_NAME_LENGTH = 200
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 # --- commands --------------------------------------------------------------------------------
 
@@ -132,7 +132,7 @@ class InvalidName(DomainError):
 
 
 def _check_email(email: str) -> str:
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254 or not _EMAIL.fullmatch(email):
         raise InvalidEmail(f"{email!r} is not a valid email address (expected name@domain.tld)")
     return email
 

@@ -17,8 +17,10 @@ Meanings fixed once for every store:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Final, Literal, Protocol, runtime_checkable
 
 from esteach.determinism import IdFactory
@@ -175,7 +177,9 @@ def ensure_new_events(
         if event_id in seen:
             raise DuplicateEventId(f"event id {event_id!r} appears twice in one append")
         seen.add(event_id)
-        batch.append((event_id, event))
+        # Copied (and checked again) here so that the log shares no dict with the caller.
+        data = ensure_json_data(event.data, f"events[{i}].data")
+        batch.append((event_id, dataclasses.replace(event, data=data, id=event_id)))
     return batch
 
 
@@ -194,7 +198,7 @@ def match_retry(
     exact = len(found) == len(batch) and all(
         old.aggregate_id == aggregate_id
         and old.event_type == new.event_type
-        and old.data == new.data
+        and _canonical(old.data) == _canonical(new.data)
         and old.version == found[0].version + i
         for i, (old, (_, new)) in enumerate(zip(found, batch, strict=True))
     )
@@ -206,6 +210,11 @@ def match_retry(
         f"of stream {first.aggregate_id!r}, and this append is not an exact retry of it. "
         f"Use new ids for new events. Nothing was written."
     )
+
+
+def _canonical(data: object) -> str:
+    # JSON text, not ==: in Python True == 1 and 1 == 1.0, but they are different JSON data.
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
 def check_stream_expectation(
@@ -226,7 +235,7 @@ def next_timestamp(clock_reading: datetime, last: datetime | None) -> datetime:
         raise InvalidInput(
             f"the store's clock must return an aware datetime, got {clock_reading!r}"
         )
-    now = clock_reading.astimezone(timezone.utc)
+    now = clock_reading.astimezone(UTC)
     return last if last is not None and now < last else now
 
 

@@ -25,7 +25,7 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -378,11 +378,11 @@ def _dumps(data: dict[str, Any]) -> str:
 
 
 def _naive_utc(timestamp: datetime) -> datetime:
-    return timestamp.astimezone(timezone.utc).replace(tzinfo=None)
+    return timestamp.astimezone(UTC).replace(tzinfo=None)
 
 
 def _utc_or_none(timestamp: datetime | None) -> datetime | None:
-    return None if timestamp is None else timestamp.replace(tzinfo=timezone.utc)
+    return None if timestamp is None else timestamp.replace(tzinfo=UTC)
 
 
 def _params(event: Event) -> tuple[Any, ...]:
@@ -413,7 +413,7 @@ def _event(row: tuple[Any, ...]) -> Event:
         aggregate_type=aggregate_type,
         event_type=event_type,
         version=version,
-        timestamp=timestamp.replace(tzinfo=timezone.utc),
+        timestamp=timestamp.replace(tzinfo=UTC),
         data=json.loads(data),
         metadata=EventMetadata(correlation_id, causation_id, user_id, source, schema_version),
         global_position=position,

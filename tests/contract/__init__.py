@@ -1,0 +1,1 @@
+"""Contract tests: one suite of promises that every event store must keep, run against each."""

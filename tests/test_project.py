@@ -1,0 +1,246 @@
+"""The project's wiring: pyproject.toml vs environment.yml, README vs CI, notebooks vs sources."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+
+# pip name -> conda-forge name, for the packages whose names differ. Add to it, never around it.
+CONDA_NAMES = {"duckdb": "python-duckdb"}
+# Entries of environment.yml that are not among pyproject's dependencies.
+CONDA_ONLY = {"python", "pip"}
+# The one command that both README.md shows and .ci/run runs.
+TEST_COMMAND = "python3 run.py test"
+
+NAME = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?(?P<spec>[^;]*)")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def split_requirement(text: str) -> tuple[str, str]:
+    """`"duckdb==2.0.1"` -> `("duckdb", "==2.0.1")`; extras and environment markers dropped."""
+    match = NAME.match(text)
+    assert match, f"cannot read the requirement {text!r}"
+    return normalize(match["name"]), match["spec"].replace(" ", "")
+
+
+def conda_spec(spec: str) -> str:
+    """conda's `=2.0.1` pins like pip's `==2.0.1`; other operators read the same in both."""
+    return "=" + spec if re.fullmatch(r"=[^=<>!~].*", spec) else spec
+
+
+def read_environment_yml(path: Path) -> dict[str, list[str]]:
+    """Read the simple environment.yml we write, without PyYAML.
+
+    Returns each top-level key's scalar or list items, plus "pip" for the `- pip:` sub-list:
+    {"name": ["esteach"], "channels": [...], "dependencies": [...], "pip": [...]}.
+    """
+    found: dict[str, list[str]] = {}
+    key = ""
+    pip_indent: int | None = None
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        text = line.strip()
+        if indent == 0:
+            key, colon, value = text.partition(":")
+            assert colon, f"{path.name}:{number}: expected `key:` at the top level, found {raw!r}"
+            found[key] = [value.strip()] if value.strip() else []
+            pip_indent = None
+            continue
+        assert text.startswith("- "), f"{path.name}:{number}: expected a `- item`, found {raw!r}"
+        item = text[2:].strip()
+        if pip_indent is not None and indent > pip_indent:
+            found["pip"].append(item)
+        elif key == "dependencies" and item == "pip:":
+            pip_indent = indent
+            found["pip"] = []
+        else:
+            pip_indent = None
+            found[key].append(item)
+    return found
+
+
+def load_pyproject() -> dict[str, Any]:
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        return tomllib.load(file)
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_build_tool() -> ModuleType:
+    return load_module("build_notebooks", ROOT / "tools" / "build_notebooks.py")
+
+
+def test_the_yaml_reader_understands_the_shape_of_environment_yml(tmp_path: Path) -> None:
+    sample = tmp_path / "environment.yml"
+    sample.write_text(
+        "name: demo  # comment\nchannels:\n  - conda-forge\ndependencies:\n"
+        "  # a comment line\n  - python>=3.10\n  - python-duckdb=2.0.1\n  - pip\n"
+        "  - pip:\n      - -e .\n  - ruff\n"
+    )
+    assert read_environment_yml(sample) == {
+        "name": ["demo"],
+        "channels": ["conda-forge"],
+        "dependencies": ["python>=3.10", "python-duckdb=2.0.1", "pip", "ruff"],
+        "pip": ["-e ."],
+    }
+
+
+def test_environment_yml_lists_the_same_packages_and_versions_as_pyproject() -> None:
+    project = load_pyproject()["project"]
+    wanted = dict(
+        split_requirement(r)
+        for r in [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    )
+    environment = read_environment_yml(ROOT / "environment.yml")
+    to_pip = {conda: pip for pip, conda in CONDA_NAMES.items()}
+    found = {}
+    for entry in environment["dependencies"]:
+        name, spec = split_requirement(entry)
+        if name not in CONDA_ONLY:
+            found[to_pip.get(name, name)] = conda_spec(spec)
+
+    missing = {n: s for n, s in wanted.items() if n not in found}
+    extra = {n: s for n, s in found.items() if n not in wanted}
+    both = wanted.keys() & found.keys()
+    differ = {n: (wanted[n], found[n]) for n in sorted(both) if wanted[n] != found[n]}
+    assert not (missing or extra or differ), (
+        "environment.yml and pyproject.toml (dependencies + the dev extra) have drifted apart.\n"
+        f"  only in pyproject.toml: {missing}\n"
+        f"  only in environment.yml: {extra}\n"
+        f"  different versions (pyproject, environment.yml): {differ}\n"
+        f"Make both say the same; conda-forge names that differ from pip's go in CONDA_NAMES."
+    )
+
+
+def test_environment_yml_makes_the_esteach_env_from_conda_forge_and_installs_the_project() -> None:
+    environment = read_environment_yml(ROOT / "environment.yml")
+    requires_python = load_pyproject()["project"]["requires-python"]
+    assert environment["name"] == ["esteach"]
+    assert environment["channels"] == ["conda-forge"]
+    assert f"python{requires_python}" in environment["dependencies"]
+    assert "pip" in environment["dependencies"]
+    assert environment.get("pip") in (["-e ."], ["."]), "the pip section must install the repo"
+
+
+def fenced_lines(markdown: str) -> list[str]:
+    lines, inside = [], False
+    for line in markdown.splitlines():
+        if line.strip().startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.append(line.strip().removeprefix("$ "))
+    return lines
+
+
+def test_ci_runs_exactly_the_test_command_that_the_readme_gives() -> None:
+    readme = ROOT / "README.md"
+    assert readme.exists(), "README.md is missing; it must show the test command CI runs"
+    assert TEST_COMMAND in fenced_lines(readme.read_text(encoding="utf-8")), (
+        f"README.md must show `{TEST_COMMAND}` on its own line in a fenced code block"
+    )
+    commands = [
+        line.strip().removeprefix("exec ")
+        for line in (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+        and not line.lstrip().startswith("#")
+        and not line.startswith(("set ", "cd "))
+    ]
+    assert commands == [TEST_COMMAND], f".ci/run should run only `{TEST_COMMAND}`, runs {commands}"
+
+
+def test_run_py_asks_for_the_python_that_pyproject_requires() -> None:
+    run_py = load_module("run", ROOT / "run.py")
+    minimum = ".".join(map(str, run_py.MIN_PYTHON))
+    assert load_pyproject()["project"]["requires-python"] == f">={minimum}"
+
+
+def test_run_py_needs_only_the_standard_library() -> None:
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse((ROOT / "run.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+
+
+def test_every_notebook_has_a_source_and_every_source_a_notebook() -> None:
+    notebooks = {path.stem for path in NOTEBOOK_PATHS}
+    sources = {path.stem for path in (NOTEBOOKS / "src").glob("*.py")}
+    assert notebooks == sources, (
+        f"notebooks without a source: {sorted(notebooks - sources)}; "
+        f"sources without a notebook: {sorted(sources - notebooks)} "
+        "(run `python3 run.py notebooks`)"
+    )
+
+
+def test_pytest_collects_every_top_level_notebook_and_no_other() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    collected = {line.split("::")[0] for line in result.stdout.splitlines() if ".ipynb::" in line}
+    expected = {path.relative_to(ROOT).as_posix() for path in NOTEBOOK_PATHS}
+    assert collected == expected, (
+        f"nbval collects {sorted(collected)}, but notebooks/ holds {sorted(expected)}; "
+        "check testpaths, addopts and norecursedirs in pyproject.toml"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda path: path.name)
+def test_notebook_cells_are_what_its_source_builds(path: Path) -> None:
+    tool = load_build_tool()
+    source = NOTEBOOKS / "src" / f"{path.stem}.py"
+    expected = [
+        (cell.kind, cell.source)
+        for cell in tool.parse_source(source.read_text(encoding="utf-8"), source.name)
+    ]
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    found = [(cell["cell_type"], "".join(cell["source"])) for cell in stored["cells"]]
+    assert found == expected, (
+        f"{path.name} differs from notebooks/src/{source.name}; edit the source, then run "
+        f"`python3 run.py notebooks {path.stem}`"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda path: path.name)
+def test_every_code_cell_has_been_run_top_to_bottom(path: Path) -> None:
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    code_cells = [cell for cell in stored["cells"] if cell["cell_type"] == "code"]
+    counts = [cell.get("execution_count") for cell in code_cells]
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{path.name} was not run top to bottom in one kernel (execution counts {counts}); "
+        f"run `python3 run.py notebooks {path.stem}`"
+    )
