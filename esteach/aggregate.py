@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from esteach.errors import EventsOutOfOrder, InvalidCommand, InvalidInput
-from esteach.events import DomainEvent, Event, EventRegistry, check_field_types, registry
+from esteach.events import (
+    DomainEvent,
+    Event,
+    EventRegistry,
+    check_field_types,
+    ensure_json_data,
+    registry,
+)
 from esteach.store.base import check_aggregate_id
 
 __all__ = ["Aggregate", "Command"]
@@ -55,12 +62,15 @@ class Aggregate(ABC):
 
     ``aggregate_type`` defaults to the class name; ``events`` is the registry that maps stored
     event types to domain event classes; ``command_types`` lists the command classes it handles
-    (so a test helper can find the aggregate for a command).
+    (so a test helper can find the aggregate for a command); ``snapshot_version`` is the version
+    of the state's shape in snapshots: raise it when the attributes change, and older snapshots
+    are ignored instead of restored into the wrong shape.
     """
 
     aggregate_type: ClassVar[str]
     events: ClassVar[EventRegistry] = registry
     command_types: ClassVar[tuple[type[Command], ...]] = ()
+    snapshot_version: ClassVar[int] = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -141,6 +151,26 @@ class Aggregate(ABC):
         """The aggregate's state as a plain dict: id, version and every public attribute."""
         public = {k: v for k, v in vars(self).items() if not k.startswith("_")}
         return {"aggregate_id": self._aggregate_id, "version": self._version, **public}
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """The state a snapshot keeps: every public attribute, as JSON data."""
+        public = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return ensure_json_data(public, f"{type(self).__name__} snapshot state")
+
+    @classmethod
+    def from_snapshot(cls: type[A], aggregate_id: str, version: int, state: dict[str, Any]) -> A:
+        """Rebuild an aggregate at ``version`` from :meth:`to_snapshot` output."""
+        aggregate = cls(aggregate_id)
+        expected = {k for k in vars(aggregate) if not k.startswith("_")}
+        if set(state) != expected:
+            raise InvalidInput(
+                f"{cls.__name__} snapshot state has fields {sorted(state)}, expected "
+                f"{sorted(expected)}; raise {cls.__name__}.snapshot_version when the state changes"
+            )
+        for key, value in state.items():
+            setattr(aggregate, key, value)
+        aggregate._version = version
+        return aggregate
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.state().items())

@@ -21,10 +21,10 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union
 
 from esteach.errors import InvalidEventData, InvalidInput, UnknownEventType
 
@@ -38,6 +38,9 @@ __all__ = [
     "ensure_json_data",
     "registry",
 ]
+
+if TYPE_CHECKING:
+    from esteach.upcasting import UpcastFunction
 
 JSONData = dict[str, Any]
 _EVENT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
@@ -355,10 +358,13 @@ E = TypeVar("E", bound=DomainEvent)
 
 
 class EventRegistry:
-    """Maps event type names to domain event classes, so stored events find their class."""
+    """Maps event type names to domain event classes, and lifts old event shapes on read."""
 
     def __init__(self) -> None:
+        from esteach.upcasting import Upcasters
+
         self._classes: dict[str, type[DomainEvent]] = {}
+        self.upcasters = Upcasters()
 
     def register(self, cls: type[DomainEvent]) -> None:
         name = cls.event_type
@@ -387,16 +393,41 @@ class EventRegistry:
     def __contains__(self, event_type: object) -> bool:
         return event_type in self._classes
 
+    def upcaster(
+        self, event_type: str, from_version: int, *, to_event_type: str | None = None
+    ) -> Callable[[UpcastFunction], UpcastFunction]:
+        """Decorator: register ``function`` as the step from ``from_version`` to the next."""
+        from esteach.upcasting import Upcaster
+
+        check_event_type(event_type)
+        if to_event_type is not None:
+            check_event_type(to_event_type)
+        if isinstance(from_version, bool) or not isinstance(from_version, int) or from_version < 1:
+            raise InvalidInput(f"from_version must be an int >= 1, got {from_version!r}")
+
+        def register(function: UpcastFunction) -> UpcastFunction:
+            self.upcasters.add(Upcaster(event_type, from_version, function, to_event_type))
+            return function
+
+        return register
+
+    def upcast(self, event: Event) -> Event:
+        """The event lifted to its class's current schema version (itself if already there)."""
+        if not len(self.upcasters) and (
+            event.event_type not in self._classes
+            or event.metadata.schema_version == self._classes[event.event_type].schema_version
+        ):
+            return event  # the common case, kept cheap
+        return self.upcasters.lift(event, self._current_version)
+
+    def _current_version(self, event_type: str) -> int | None:
+        cls = self._classes.get(event_type)
+        return None if cls is None else cls.schema_version
+
     def to_domain(self, event: Event) -> DomainEvent:
-        """Turn a recorded envelope into its domain event."""
-        cls = self.get(event.event_type)
-        if event.metadata.schema_version != cls.schema_version:
-            raise InvalidEventData(
-                f"{event.event_type} event {event.id} has schema version "
-                f"{event.metadata.schema_version}, but {cls.__name__} is at version "
-                f"{cls.schema_version} and no upcaster lifts it"
-            )
-        return cls.from_data(event.data)
+        """Turn a recorded envelope into its domain event, upcasting it first."""
+        event = self.upcast(event)
+        return self.get(event.event_type).from_data(event.data)
 
 
 registry = EventRegistry()
