@@ -8,12 +8,16 @@ The public API, all importable from ``esteach``:
 * stores: :class:`EventStore` (protocol), :class:`InMemoryEventStore`,
   :class:`DuckDBEventStore`, :data:`ANY`, :data:`NO_STREAM`
 * the write side: :class:`CommandProcessor`, :class:`CommandResult`, :class:`AggregateLocks`
+* loading: :class:`Repository`, :class:`LoadReport`, :class:`AggregateCache`
+* snapshots: :class:`Snapshot`, :class:`SnapshotStore`, :class:`InMemorySnapshotStore`,
+  :class:`DuckDBSnapshotStore`, :class:`SnapshotManager`
 * determinism: :class:`StepClock`, :class:`SeededIds`, :func:`system_clock`, :func:`uuid4_ids`
 * errors: :class:`EsteachError` and its family in :mod:`esteach.errors`
 * testing: :func:`given`
 """
 
 from esteach.aggregate import Aggregate, Command
+from esteach.caching import AggregateCache
 from esteach.commands import AggregateLocks, CommandProcessor, CommandResult
 from esteach.determinism import Clock, IdFactory, SeededIds, StepClock, system_clock, uuid4_ids
 from esteach.errors import (
@@ -31,6 +35,14 @@ from esteach.errors import (
     WrongExpectedVersion,
 )
 from esteach.events import DomainEvent, Event, EventMetadata, EventRegistry, NewEvent, registry
+from esteach.repository import LoadReport, Repository
+from esteach.snapshots import (
+    DuckDBSnapshotStore,
+    InMemorySnapshotStore,
+    Snapshot,
+    SnapshotManager,
+    SnapshotStore,
+)
 from esteach.store import ANY, NO_STREAM, EventStore, ExpectedVersion, InMemoryEventStore
 from esteach.store.duckdb import DuckDBEventStore
 from esteach.testing import given
@@ -41,6 +53,7 @@ __all__ = [
     "ANY",
     "NO_STREAM",
     "Aggregate",
+    "AggregateCache",
     "AggregateLocks",
     "AggregateNotFound",
     "Clock",
@@ -51,6 +64,7 @@ __all__ = [
     "DomainError",
     "DomainEvent",
     "DuckDBEventStore",
+    "DuckDBSnapshotStore",
     "DuplicateEventId",
     "EsteachError",
     "Event",
@@ -62,11 +76,17 @@ __all__ = [
     "ExpectedVersion",
     "IdFactory",
     "InMemoryEventStore",
+    "InMemorySnapshotStore",
     "InvalidCommand",
     "InvalidEventData",
     "InvalidInput",
+    "LoadReport",
     "NewEvent",
+    "Repository",
     "SeededIds",
+    "Snapshot",
+    "SnapshotManager",
+    "SnapshotStore",
     "StepClock",
     "UnknownEventType",
     "WrongExpectedVersion",

@@ -2,7 +2,8 @@
 
 :class:`CommandProcessor` is the write side of CQRS. For each command it
 
-1. loads the aggregate from its stream (``version`` = the stream's version it read),
+1. loads the aggregate through its :class:`~esteach.repository.Repository` (from the cache,
+   a snapshot plus the events after it, or a full replay; ``version`` is what it read),
 2. calls ``handle_command`` (pure decision),
 3. wraps the domain events in envelopes with metadata (correlation, causation and user ids,
    source, schema version) and appends them with ``expected_version = version``.
@@ -25,9 +26,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from esteach.aggregate import Aggregate, Command
+from esteach.caching import AggregateCache
 from esteach.determinism import IdFactory, uuid4_ids
 from esteach.errors import ConcurrencyConflict, InvalidCommand, WrongExpectedVersion
 from esteach.events import Event, EventMetadata, NewEvent
+from esteach.repository import Repository
+from esteach.snapshots import SnapshotStore
 from esteach.store.base import EventStore
 
 __all__ = ["AggregateLocks", "CommandProcessor", "CommandResult"]
@@ -105,11 +109,21 @@ class CommandProcessor(Generic[A]):
         max_retries: int = 3,
         source: str = "command_processor",
         lock_per_aggregate: bool = False,
+        snapshots: SnapshotStore | None = None,
+        snapshot_interval: int = 100,
+        cache: AggregateCache | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.store = store
         self.aggregate_class = aggregate_class
+        self.repository = Repository(
+            store,
+            aggregate_class,
+            snapshots=snapshots,
+            snapshot_interval=snapshot_interval,
+            cache=cache,
+        )
         self.max_retries = max_retries
         self.source = source
         self._ids = ids
@@ -117,8 +131,7 @@ class CommandProcessor(Generic[A]):
 
     def load(self, aggregate_id: str) -> A:
         """The aggregate as its stream says now (version 0 if it does not exist yet)."""
-        events = self.store.get_events(aggregate_id)
-        return self.aggregate_class.load_from_events(events, aggregate_id)
+        return self.repository.load(aggregate_id)
 
     def process_command(
         self,
@@ -158,7 +171,7 @@ class CommandProcessor(Generic[A]):
         attempts = 0
         while True:
             attempts += 1
-            aggregate = self.load(aggregate_id)
+            aggregate, report = self.repository.load_with_report(aggregate_id)
             domain_events = aggregate.handle_command(command)
             if not domain_events:
                 return CommandResult(aggregate_id, [], aggregate.version, attempts)
@@ -178,9 +191,11 @@ class CommandProcessor(Generic[A]):
             try:
                 recorded = self.store.append_events(aggregate_id, aggregate.version, new_events)
             except WrongExpectedVersion as conflict:
+                self.repository.forget(aggregate_id)
                 if attempts > self.max_retries:
                     raise ConcurrencyConflict(
                         aggregate_id, conflict.expected, conflict.actual, attempts
                     ) from conflict
                 continue
+            self.repository.saved(aggregate, recorded, report)
             return CommandResult(aggregate_id, recorded, recorded[-1].version, attempts)

@@ -1,0 +1,839 @@
+"""The read side of CQRS: projections that turn the event log into tables you can query.
+
+A **projection** reads events in global order and writes a **read model**: here, DuckDB tables
+shaped for the questions the application asks. :class:`EventProcessor` runs one projection:
+
+* a **handler** per business event type, ``handler(conn, event)``, writes through the given
+  DuckDB connection; events of other types are passed over;
+* a **checkpoint**, the global position of the last event processed, is stored in the table
+  ``projection_checkpoints`` of the *same* database and written in the *same* transaction as
+  the read model, so a crash can neither apply an event twice nor skip one (the reference
+  design had no checkpoint and replayed by wall-clock time: flaw 7);
+* :meth:`~EventProcessor.catch_up` applies the events after the checkpoint, one page per
+  transaction; an event at or below the checkpoint is skipped, so redelivery changes nothing;
+* :meth:`~EventProcessor.rebuild` wipes the read model and replays the whole log.
+
+Two read models are built on it: :class:`UserQueryModel` (the reference design's ``users``
+table, with safe pagination and literal search: flaws 5 and 6) and :class:`AccountBalances`.
+
+>>> from esteach import CommandProcessor, InMemoryEventStore
+>>> from esteach.domains.user import CreateUser, User
+>>> store = InMemoryEventStore()
+>>> _ = CommandProcessor(store, User).process_command(CreateUser("ada", "ada@example.com", "Ada"))
+>>> model = UserQueryModel(store)
+>>> model.catch_up()
+1
+>>> model.get_user("ada").email
+'ada@example.com'
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final
+
+import duckdb
+
+from esteach.domains.account import CLOSED, OPEN
+from esteach.domains.user import ACTIVE, DEACTIVATED
+from esteach.errors import EsteachError, InvalidInput
+from esteach.events import Event, EventRegistry, check_event_type
+from esteach.events import registry as default_registry
+from esteach.store.base import EventStore
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "AccountBalances",
+    "AccountView",
+    "BulkLoader",
+    "EventProcessor",
+    "Handler",
+    "Projection",
+    "ProjectionError",
+    "ProjectionTimeout",
+    "UserQueryModel",
+    "UserView",
+    "check_page",
+]
+
+Handler = Callable[[duckdb.DuckDBPyConnection, Event], None]
+"""``handler(conn, event)``: apply one (upcast) event to the read model through ``conn``."""
+
+BulkLoader = Callable[[duckdb.DuckDBPyConnection, Iterator[Event]], None]
+"""``loader(conn, events)``: fill an empty read model from the whole log in a few statements."""
+
+MAX_PAGE_SIZE: Final = 100
+"""The largest ``page_size`` a query accepts (the reference design had no bound: flaw 5)."""
+
+_PAGE_SIZE_FOR_READING: Final = 10_000
+_NO_ROWS: Final = 2**62  # an OFFSET past any table; keeps huge page numbers inside BIGINT
+
+
+class ProjectionError(EsteachError):
+    """A projection could not apply an event. The page was rolled back: nothing was written.
+
+    ``position``, ``event_type`` and ``handler`` say which event and which handler failed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        position: int | None = None,
+        event_type: str | None = None,
+        handler: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.position = position
+        self.event_type = event_type
+        self.handler = handler
+
+
+class ProjectionTimeout(EsteachError, TimeoutError):
+    """:meth:`EventProcessor.wait_for_position` gave up before the read model got there."""
+
+
+# --- the checkpoint table: the one piece of SQL every projection shares ---------------------
+
+CHECKPOINTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projection_checkpoints (
+    name     VARCHAR PRIMARY KEY,   -- the projection
+    position BIGINT  NOT NULL       -- global position of the last event it processed
+);
+"""
+ADD_CHECKPOINT = "INSERT INTO projection_checkpoints VALUES (?, 0) ON CONFLICT (name) DO NOTHING"
+GET_CHECKPOINT = "SELECT position FROM projection_checkpoints WHERE name = ?"
+# Moves the checkpoint only from where this processor saw it: if another processor with the
+# same name moved it meanwhile, no row matches and the page is rolled back.
+MOVE_CHECKPOINT = "UPDATE projection_checkpoints SET position = ? WHERE name = ? AND position = ?"
+
+
+class EventProcessor:
+    """Runs one projection: handlers by event type, a checkpoint, catch-up and rebuild.
+
+    ``database`` is where the read model and its checkpoint live: ``":memory:"``, a file path,
+    or an open ``duckdb`` connection (shared with other projections, or with your own SQL).
+    ``schema`` is SQL that creates the read model's tables (``CREATE TABLE IF NOT EXISTS``),
+    and ``tables`` names the tables :meth:`rebuild` drops before running ``schema`` again.
+
+    >>> from esteach import InMemoryEventStore, NewEvent
+    >>> store = InMemoryEventStore()
+    >>> _ = store.append_events("u1", 0, [NewEvent("UserCreated", {"name": "Ada"})])
+    >>> counter = EventProcessor(store, name="signups",
+    ...     schema="CREATE TABLE IF NOT EXISTS signups (n BIGINT); INSERT INTO signups VALUES (0)",
+    ...     tables=["signups"])
+    >>> counter.register_event_handler(
+    ...     "UserCreated", lambda conn, event: conn.execute("UPDATE signups SET n = n + 1"))
+    >>> counter.catch_up(), counter.query("SELECT n FROM signups"), counter.lag()
+    (1, [(1,)], 0)
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        name: str,
+        database: str | os.PathLike[str] | duckdb.DuckDBPyConnection = ":memory:",
+        schema: str = "",
+        tables: Sequence[str] = (),
+        registry: EventRegistry = default_registry,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput(f"a projection needs a non-blank name, got {name!r}")
+        if isinstance(tables, str):
+            raise InvalidInput(f"tables must be a list of table names, got the str {tables!r}")
+        self.store = store
+        self.name = name
+        self.registry = registry
+        self.schema = schema
+        self.tables = tuple(tables)
+        self.applied = 0  # events the checkpoint moved past (handled or not)
+        self.skipped = 0  # events redelivered at or below the checkpoint
+        self._handlers: dict[str, Handler] = {}
+        self._lock = threading.RLock()
+        if isinstance(database, duckdb.DuckDBPyConnection):
+            self._conn, self._owns_conn = database, False
+        else:
+            self._conn, self._owns_conn = duckdb.connect(str(database)), True
+        self._closed = False
+        with self._transaction():
+            self._conn.execute(CHECKPOINTS_SCHEMA)
+            if schema:
+                self._conn.execute(schema)
+            self._conn.execute(ADD_CHECKPOINT, [name])
+        self._position = self._stored_position()
+
+    # --- wiring ----------------------------------------------------------------------------
+
+    def register_event_handler(self, event_type: str, handler: Handler) -> None:
+        """Call ``handler(conn, event)`` for each event of ``event_type`` (replacing any other).
+
+        Events already processed are not revisited: call :meth:`rebuild` to apply a new
+        handler to the whole log.
+        """
+        check_event_type(event_type)
+        if not callable(handler):
+            raise InvalidInput(f"a handler must be callable as handler(conn, event), got {handler!r}")
+        self._handlers[event_type] = handler
+
+    @property
+    def handlers(self) -> Mapping[str, Handler]:
+        return dict(self._handlers)
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The read model's DuckDB connection, e.g. ``processor.connection.sql("...").df()``."""
+        self._check_open()
+        return self._conn
+
+    # --- processing ------------------------------------------------------------------------
+
+    @property
+    def position(self) -> int:
+        """The checkpoint: global position of the last event processed; 0 before the first."""
+        return self._position
+
+    def process_event(self, event: Event) -> bool:
+        """Apply one recorded event and move the checkpoint to it, in one transaction.
+
+        Returns ``False`` (and counts it in :attr:`skipped`) for an event at or below the
+        checkpoint: redelivery changes nothing. An event further ahead than the next position
+        is refused, since applying it would skip the events in between for good.
+        """
+        if not isinstance(event, Event) or event.global_position < 1:
+            raise InvalidInput(
+                f"process_event needs an event read from the store (global_position >= 1), "
+                f"got {event!r:.80}"
+            )
+        with self._lock:
+            self._check_open()
+            if event.global_position <= self._position:
+                self.skipped += 1
+                return False
+            if event.global_position != self._position + 1:
+                raise ProjectionError(
+                    f"projection {self.name!r} is at position {self._position}, so the next "
+                    f"event is {self._position + 1}, not {event.global_position}: applying it "
+                    f"would skip events {self._position + 1}..{event.global_position - 1} for "
+                    f"good. Call catch_up() to read them in order.",
+                    position=event.global_position,
+                    event_type=event.event_type,
+                )
+            self._apply_page([event])
+            return True
+
+    def catch_up(self, batch_size: int = 1000) -> int:
+        """Apply every event after the checkpoint, ``batch_size`` per transaction.
+
+        Stops at the store's head as it was when called; returns how many events it applied.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInput(f"batch_size must be an int >= 1, got {batch_size!r}")
+        with self._lock:
+            self._check_open()
+            head = self._head()
+            start = self._position
+            while self._position < head:
+                page = self.store.read_all(self._position + 1, limit=batch_size)
+                if not page:
+                    break
+                self._apply_page(page)
+            return self._position - start
+
+    def rebuild(self, bulk_load: BulkLoader | None = None) -> int:
+        """Drop the read model's tables, create them again, and replay the log from position 1.
+
+        With ``bulk_load``, the tables are first filled set-based: ``bulk_load(conn, events)``
+        gets the whole log (upcast) and writes the final rows in a few statements. Either way
+        the wipe, the load and the checkpoint commit together. Returns the events applied.
+        """
+        with self._lock:
+            self._check_open()
+            start_applied = self.applied
+            head = self.store.head_position()
+            with self._transaction():
+                for table in self.tables:
+                    self._conn.execute(f"DROP TABLE IF EXISTS {table}")
+                if self.schema:
+                    self._conn.execute(self.schema)
+                self._move_checkpoint(0, self._position)
+                reached = 0
+                if bulk_load is not None:
+                    reader = _LogReader(self, head)
+                    try:
+                        bulk_load(self._conn, iter(reader))
+                    except ProjectionError:
+                        raise
+                    except Exception as exc:
+                        raise reader.error(bulk_load, exc) from exc
+                    reached = reader.position
+                    self._move_checkpoint(reached, 0)
+            self._position = reached
+            self.applied += reached
+            self.catch_up()
+            return self.applied - start_applied
+
+    def lag(self) -> int:
+        """How many events the read model is behind the store: head position - checkpoint."""
+        with self._lock:
+            return self._head() - self._position
+
+    def wait_for_position(
+        self, position: int | None, timeout: float = 5.0, poll: float = 0.01
+    ) -> int:
+        """Catch up until the checkpoint reaches ``position`` (read your own writes).
+
+        Pass the position of the event you just wrote, e.g. ``result.position`` of a
+        :class:`~esteach.commands.CommandResult` (``None``, nothing written, returns at once).
+        Raises :class:`ProjectionTimeout` after ``timeout`` seconds; returns the checkpoint.
+        """
+        if position is None:
+            return self._position
+        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+            raise InvalidInput(f"position must be an int >= 0 or None, got {position!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise InvalidInput(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        deadline = time.monotonic() + timeout
+        while True:
+            self.catch_up()
+            if self._position >= position:
+                return self._position
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                head = self.store.head_position()
+                hint = (
+                    f"; the store's head is only {head}: was that position written to another "
+                    f"store?"
+                    if position > head
+                    else ""
+                )
+                raise ProjectionTimeout(
+                    f"projection {self.name!r} did not reach position {position} within "
+                    f"{timeout} s: it is at {self._position}{hint}"
+                )
+            time.sleep(min(poll, remaining))
+
+    # --- reading the read model ------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a read query on the read model's database and return its rows."""
+        with self._lock:
+            self._check_open()
+            return self._conn.execute(sql, params).fetchall()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database connection if this processor opened it."""
+        with self._lock:
+            if not self._closed and self._owns_conn:
+                self._conn.close()
+            self._closed = True
+
+    def __enter__(self) -> EventProcessor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"EventProcessor({self.name!r}, position={self._position}, applied={self.applied}, "
+            f"skipped={self.skipped}, handlers={sorted(self._handlers)})"
+        )
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _apply_page(self, page: Sequence[Event]) -> None:
+        """Apply ``page`` and move the checkpoint to its last event, all in one transaction."""
+        with self._transaction():
+            for event in page:
+                self._apply(event)
+            self._move_checkpoint(page[-1].global_position, self._position)
+        self._position = page[-1].global_position
+        self.applied += len(page)
+
+    def _apply(self, event: Event) -> None:
+        # Old shapes are lifted first, so a handler only ever sees today's shape of an event.
+        try:
+            event = self.registry.upcast(event)
+        except Exception as exc:
+            raise self._error(event, "upcasting", exc) from exc
+        handler = self._handlers.get(event.event_type)
+        if handler is None:
+            return
+        try:
+            handler(self._conn, event)
+        except Exception as exc:
+            raise self._error(event, _name_of(handler), exc) from exc
+
+    def _error(self, event: Event, handler: str, exc: Exception) -> ProjectionError:
+        return ProjectionError(
+            f"projection {self.name!r}: {handler} failed on {event.event_type} at position "
+            f"{event.global_position} (stream {event.aggregate_id!r}, version {event.version}): "
+            f"{type(exc).__name__}: {exc}. The transaction was rolled back: the read model and "
+            f"the checkpoint are still at position {self._position}. Fix the cause and call "
+            f"catch_up() again.",
+            position=event.global_position,
+            event_type=event.event_type,
+            handler=handler,
+        )
+
+    def _move_checkpoint(self, new: int, old: int) -> None:
+        try:
+            row = self._conn.execute(MOVE_CHECKPOINT, [new, self.name, old]).fetchone()
+        except duckdb.Error as exc:
+            # A handler that caught a DuckDB error of its own leaves the transaction aborted;
+            # COMMIT would then roll back without a word, so this last write must not pass.
+            raise ProjectionError(
+                f"projection {self.name!r} could not save its checkpoint {new}: {exc}. If a "
+                f"handler caught a DuckDB error, the transaction was already aborted; let "
+                f"handler errors propagate. Nothing was written."
+            ) from exc
+        if row is None or row[0] != 1:
+            raise ProjectionError(
+                f"projection {self.name!r}: its stored checkpoint is no longer {old}; another "
+                f"processor with the same name moved it. Run one processor per name and "
+                f"database. Nothing was written."
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT, with an explicit ROLLBACK on any error (then re-raise)."""
+        self._conn.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:  # KeyboardInterrupt in a notebook too: leave nothing half-done
+            try:
+                self._conn.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # COMMIT itself failed: DuckDB has already ended the transaction
+            raise
+
+    def _head(self) -> int:
+        head = self.store.head_position()
+        if self._position > head:
+            raise ProjectionError(
+                f"projection {self.name!r} is at position {self._position}, but the store's "
+                f"head is {head}: this read model was built from another event store (a file "
+                f"from an earlier run?). Call rebuild() to build it from this store."
+            )
+        return head
+
+    def _stored_position(self) -> int:
+        row = self._conn.execute(GET_CHECKPOINT, [self.name]).fetchone()
+        return int(row[0]) if row else 0
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ProjectionError(f"projection {self.name!r} is closed; open a new one")
+
+
+class _LogReader:
+    """The whole log up to ``head``, upcast, page by page; remembers where it got to."""
+
+    def __init__(self, processor: EventProcessor, head: int) -> None:
+        self._processor = processor
+        self._head = head
+        self.position = 0
+        self.current: Event | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        store, registry = self._processor.store, self._processor.registry
+        while self.position < self._head:
+            limit = min(_PAGE_SIZE_FOR_READING, self._head - self.position)
+            page = store.read_all(self.position + 1, limit=limit)
+            if not page:
+                return
+            for event in page:
+                self.current = event
+                lifted = registry.upcast(event)
+                self.position = event.global_position
+                yield lifted
+
+    def error(self, loader: object, exc: Exception) -> ProjectionError:
+        if self.current is None:
+            return ProjectionError(
+                f"projection {self._processor.name!r}: {_name_of(loader)} failed: "
+                f"{type(exc).__name__}: {exc}. The rebuild was rolled back.",
+                handler=_name_of(loader),
+            )
+        return self._processor._error(self.current, _name_of(loader), exc)
+
+
+def _name_of(function: object) -> str:
+    return str(getattr(function, "__qualname__", None) or repr(function))
+
+
+# --- read models -------------------------------------------------------------------------------
+
+
+def check_page(page: object, page_size: object) -> tuple[int, int]:
+    """Return ``(limit, offset)`` for a 1-based page, or raise :class:`InvalidInput`.
+
+    >>> check_page(3, 20)
+    (20, 40)
+    """
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        raise InvalidInput(
+            f"page must be an int >= 1 (pages start at 1), got {type(page).__name__} {page!r:.40}"
+        )
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not 1 <= page_size <= MAX_PAGE_SIZE
+    ):
+        raise InvalidInput(
+            f"page_size must be an int from 1 to {MAX_PAGE_SIZE}, got "
+            f"{type(page_size).__name__} {page_size!r:.40}"
+        )
+    return page_size, min((page - 1) * page_size, _NO_ROWS)
+
+
+class Projection:
+    """A read model: its tables (``schema``, ``tables``), its ``handlers``, and a processor.
+
+    Subclass it and fill in the class attributes; ``model.processor`` is the
+    :class:`EventProcessor` that runs it, and the model offers its ``catch_up``, ``rebuild``,
+    ``lag`` and ``wait_for_position``. Several read models can share one ``database``.
+    """
+
+    name: ClassVar[str]
+    schema: ClassVar[str] = ""
+    tables: ClassVar[tuple[str, ...]] = ()
+    handlers: ClassVar[Mapping[str, Handler]] = {}
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        database: str | os.PathLike[str] | duckdb.DuckDBPyConnection = ":memory:",
+        name: str | None = None,
+        registry: EventRegistry = default_registry,
+    ) -> None:
+        self.processor = EventProcessor(
+            store,
+            name=name or type(self).name,
+            database=database,
+            schema=self.schema,
+            tables=self.tables,
+            registry=registry,
+        )
+        for event_type, handler in self.handlers.items():
+            self.processor.register_event_handler(event_type, handler)
+
+    @property
+    def position(self) -> int:
+        return self.processor.position
+
+    def catch_up(self, batch_size: int = 1000) -> int:
+        return self.processor.catch_up(batch_size)
+
+    def rebuild(self) -> int:
+        return self.processor.rebuild()
+
+    def lag(self) -> int:
+        return self.processor.lag()
+
+    def wait_for_position(self, position: int | None, timeout: float = 5.0) -> int:
+        return self.processor.wait_for_position(position, timeout)
+
+    def close(self) -> None:
+        self.processor.close()
+
+    def __enter__(self) -> Projection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _naive_utc(timestamp: datetime) -> datetime:
+    # The TIMESTAMP columns hold UTC without a zone, as the DuckDB event store does.
+    return timestamp.astimezone(UTC).replace(tzinfo=None)
+
+
+def _utc(timestamp: datetime) -> datetime:
+    return timestamp.replace(tzinfo=UTC)
+
+
+# --- the users read model (the reference design's query model) ------------------------------
+
+USERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id               VARCHAR   PRIMARY KEY,  -- the user's stream id
+    email            VARCHAR   NOT NULL,
+    name             VARCHAR   NOT NULL,
+    status           VARCHAR   NOT NULL,     -- 'active' or 'deactivated'
+    created_at       TIMESTAMP NOT NULL,     -- UTC commit time of UserCreated
+    updated_at       TIMESTAMP NOT NULL,     -- UTC commit time of the last event applied
+    created_position BIGINT    NOT NULL      -- global position of UserCreated: breaks ties
+);
+"""
+# An upsert: replaying UserCreated leaves one row, however often it comes (flaw 7).
+UPSERT_USER = "INSERT OR REPLACE INTO users VALUES (?, ?, ?, ?, ?, ?, ?)"
+SET_EMAIL = "UPDATE users SET email = ?, updated_at = ? WHERE id = ?"
+SET_NAME = "UPDATE users SET name = ?, updated_at = ? WHERE id = ?"
+SET_STATUS = "UPDATE users SET status = ?, updated_at = ? WHERE id = ?"
+
+USER_COLUMNS = "id, email, name, status, created_at, updated_at"
+NEWEST_FIRST = "ORDER BY created_at DESC, created_position DESC"
+GET_USER = f"SELECT {USER_COLUMNS} FROM users WHERE id = ?"
+LIST_USERS = f"SELECT {USER_COLUMNS} FROM users {NEWEST_FIRST} LIMIT ? OFFSET ?"
+# contains() compares plain text: a user's %, _ or \ is just a character, never a wildcard
+# (the reference design put raw input into a LIKE pattern: flaw 6).
+SEARCH_USERS = f"""
+SELECT {USER_COLUMNS} FROM users
+WHERE contains(lower(name), lower(?)) OR contains(lower(email), lower(?))
+{NEWEST_FIRST} LIMIT ? OFFSET ?
+"""
+COUNT_USERS = "SELECT count(*) FROM users"
+
+# The set-based rebuild: every user's final row from their events in one statement. A row
+# starts at the user's (last) UserCreated, as the upsert does; later events overwrite fields.
+USERS_FROM_EVENTS = """
+INSERT INTO users
+WITH created AS (
+    SELECT user_id, max(position) AS created_position
+    FROM user_events WHERE event_type = 'UserCreated' GROUP BY user_id
+), applied AS (
+    SELECT e.* FROM user_events e JOIN created c USING (user_id)
+    WHERE e.position >= c.created_position
+)
+SELECT user_id,
+       arg_max(email, position) FILTER (WHERE email IS NOT NULL),
+       arg_max(name, position) FILTER (WHERE name IS NOT NULL),
+       CASE WHEN bool_or(event_type = 'UserDeactivated') THEN ? ELSE ? END,
+       arg_min(timestamp, position),
+       arg_max(timestamp, position),
+       min(position)
+FROM applied GROUP BY user_id
+"""
+
+
+def on_user_created(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
+    at = _naive_utc(event.timestamp)
+    conn.execute(
+        UPSERT_USER,
+        [
+            event.aggregate_id,
+            event.data["email"],
+            event.data["name"],
+            ACTIVE,
+            at,
+            at,
+            event.global_position,
+        ],
+    )
+
+
+def on_user_email_changed(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
+    conn.execute(
+        SET_EMAIL, [event.data["new_email"], _naive_utc(event.timestamp), event.aggregate_id]
+    )
+
+
+def on_user_name_changed(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
+    conn.execute(SET_NAME, [event.data["new_name"], _naive_utc(event.timestamp), event.aggregate_id])
+
+
+def on_user_deactivated(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
+    conn.execute(SET_STATUS, [DEACTIVATED, _naive_utc(event.timestamp), event.aggregate_id])
+
+
+def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, events: Iterator[Event]) -> None:
+    """The set-based rebuild: gather the user events in columns, then one INSERT ... SELECT.
+
+    Python reads and upcasts the events (as the per-event path does); SQL folds them.
+    """
+    import pandas as pd  # only the set-based rebuild needs pandas
+
+    fields = {
+        "UserCreated": ("email", "name"),
+        "UserEmailChanged": ("new_email", None),
+        "UserNameChanged": (None, "new_name"),
+        "UserDeactivated": (None, None),
+    }
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("position", "user_id", "event_type", "timestamp", "email", "name")
+    }
+    for event in events:
+        if event.event_type not in fields:
+            continue
+        email, name = fields[event.event_type]
+        columns["position"].append(event.global_position)
+        columns["user_id"].append(event.aggregate_id)
+        columns["event_type"].append(event.event_type)
+        columns["timestamp"].append(_naive_utc(event.timestamp))
+        columns["email"].append(None if email is None else event.data[email])
+        columns["name"].append(None if name is None else event.data[name])
+    frame = pd.DataFrame(columns).astype({"position": "int64", "timestamp": "datetime64[us]"})
+    conn.register("user_events", frame)
+    try:
+        conn.execute(USERS_FROM_EVENTS, [DEACTIVATED, ACTIVE])
+    finally:
+        conn.unregister("user_events")
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """One row of the users read model. Timestamps are UTC."""
+
+    id: str
+    email: str
+    name: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def _user(row: tuple[Any, ...]) -> UserView:
+    user_id, email, name, status, created_at, updated_at = row
+    return UserView(user_id, email, name, status, _utc(created_at), _utc(updated_at))
+
+
+class UserQueryModel(Projection):
+    """The ``users`` table, projected from the ``User`` events, and the queries it answers.
+
+    ``model = UserQueryModel(store)``, then ``model.catch_up()`` whenever you want it current
+    (or ``model.wait_for_position(result.position)`` after a command).
+    """
+
+    name = "users"
+    schema = USERS_SCHEMA
+    tables = ("users",)
+    handlers: ClassVar[Mapping[str, Handler]] = {
+        "UserCreated": on_user_created,
+        "UserEmailChanged": on_user_email_changed,
+        "UserNameChanged": on_user_name_changed,
+        "UserDeactivated": on_user_deactivated,
+    }
+
+    def rebuild(self, *, set_based: bool = False) -> int:
+        """Rebuild from position 1: event by event, or ``set_based`` in one SQL statement."""
+        return self.processor.rebuild(load_users_in_bulk if set_based else None)
+
+    def get_user(self, user_id: str) -> UserView | None:
+        if not isinstance(user_id, str):
+            raise InvalidInput(f"user_id must be a str, got {type(user_id).__name__} {user_id!r}")
+        rows = self.processor.query(GET_USER, [user_id])
+        return _user(rows[0]) if rows else None
+
+    def list_users(self, page: int = 1, page_size: int = 20) -> list[UserView]:
+        """One page of users, newest first (ties on ``created_at`` broken by position)."""
+        limit, offset = check_page(page, page_size)
+        return [_user(row) for row in self.processor.query(LIST_USERS, [limit, offset])]
+
+    def search_users(self, query: str, page: int = 1, page_size: int = 20) -> list[UserView]:
+        """Users whose name or email contains ``query``, ignoring case; newest first."""
+        if not isinstance(query, str):
+            raise InvalidInput(f"query must be a str, got {type(query).__name__} {query!r:.40}")
+        limit, offset = check_page(page, page_size)
+        rows = self.processor.query(SEARCH_USERS, [query, query, limit, offset])
+        return [_user(row) for row in rows]
+
+    def count_users(self) -> int:
+        return int(self.processor.query(COUNT_USERS)[0][0])
+
+
+# --- the account balances read model (the second domain) ------------------------------------
+
+ACCOUNTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    account_id      VARCHAR PRIMARY KEY,
+    owner           VARCHAR NOT NULL,
+    balance         BIGINT  NOT NULL,   -- cents; negative while overdrawn
+    status          VARCHAR NOT NULL,   -- 'open' or 'closed'
+    transactions    BIGINT  NOT NULL,   -- deposits and withdrawals
+    deposited       BIGINT  NOT NULL,   -- cents deposited, in total
+    opened_position BIGINT  NOT NULL    -- global position of AccountOpened: newest first
+);
+"""
+UPSERT_ACCOUNT = "INSERT OR REPLACE INTO accounts VALUES (?, ?, 0, ?, 0, 0, ?)"
+# Increments are not idempotent on their own: applied twice, a deposit counts twice. The
+# checkpoint, written in the same transaction, is what guarantees each event is applied once.
+DEPOSIT = """
+UPDATE accounts SET balance = balance + ?, deposited = deposited + ?,
+                    transactions = transactions + 1
+WHERE account_id = ?
+"""
+WITHDRAW = """
+UPDATE accounts SET balance = balance - ?, transactions = transactions + 1 WHERE account_id = ?
+"""
+CLOSE_ACCOUNT = "UPDATE accounts SET status = ? WHERE account_id = ?"
+
+ACCOUNT_COLUMNS = "account_id, owner, balance, status, transactions"
+GET_ACCOUNT = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?"
+LIST_ACCOUNTS = (
+    f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY opened_position DESC LIMIT ? OFFSET ?"
+)
+TOTAL_DEPOSITS = "SELECT CAST(coalesce(sum(deposited), 0) AS BIGINT) FROM accounts"
+
+
+def on_account_opened(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
+    conn.execute(UPSERT_ACCOUNT, [event.aggregate_id, event.data["owner"], OPEN, event.global_position])
+
+
+def on_money_deposited(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
+    amount = event.data["amount"]
+    conn.execute(DEPOSIT, [amount, amount, event.aggregate_id])
+
+
+def on_money_withdrawn(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
+    conn.execute(WITHDRAW, [event.data["amount"], event.aggregate_id])
+
+
+def on_account_closed(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
+    conn.execute(CLOSE_ACCOUNT, [CLOSED, event.aggregate_id])
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """One row of the account balances read model. Amounts are integer cents."""
+
+    account_id: str
+    owner: str
+    balance: int
+    status: str
+    transactions: int
+
+
+class AccountBalances(Projection):
+    """Balances of the ``BankAccount`` domain: ``get_balance``, ``total_deposits``, a list."""
+
+    name = "account_balances"
+    schema = ACCOUNTS_SCHEMA
+    tables = ("accounts",)
+    handlers: ClassVar[Mapping[str, Handler]] = {
+        "AccountOpened": on_account_opened,
+        "MoneyDeposited": on_money_deposited,
+        "MoneyWithdrawn": on_money_withdrawn,
+        "AccountClosed": on_account_closed,
+    }
+
+    def get_account(self, account_id: str) -> AccountView | None:
+        if not isinstance(account_id, str):
+            raise InvalidInput(f"account_id must be a str, got {account_id!r:.40}")
+        rows = self.processor.query(GET_ACCOUNT, [account_id])
+        return AccountView(*rows[0]) if rows else None
+
+    def get_balance(self, account_id: str) -> int | None:
+        """The balance in cents; ``None`` for an account this model has not seen opened."""
+        account = self.get_account(account_id)
+        return None if account is None else account.balance
+
+    def total_deposits(self) -> int:
+        """Cents deposited into all accounts, ever (withdrawals not subtracted)."""
+        return int(self.processor.query(TOTAL_DEPOSITS)[0][0])
+
+    def list_accounts(self, page: int = 1, page_size: int = 20) -> list[AccountView]:
+        """One page of accounts, most recently opened first."""
+        limit, offset = check_page(page, page_size)
+        return [AccountView(*row) for row in self.processor.query(LIST_ACCOUNTS, [limit, offset])]
