@@ -154,8 +154,8 @@ class CommandProcessor(Generic[A]):
             )
         command_id = self._ids()
         metadata = {
-            "correlation_id": correlation_id or command_id,
-            "causation_id": causation_id or command_id,
+            "correlation_id": command_id if correlation_id is None else correlation_id,
+            "causation_id": command_id if causation_id is None else causation_id,
             "user_id": user_id,
             "source": self.source,
         }

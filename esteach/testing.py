@@ -79,12 +79,13 @@ class Scenario:
             for i, event in enumerate(self.history, start=1)
         ]
         self.aggregate = cls.load_from_events(envelopes, aggregate_id)
-        before = copy.deepcopy(self.aggregate.state())
+        # All attributes, private ones too: a decision must change nothing at all.
+        before = copy.deepcopy(vars(self.aggregate))
         try:
             self._outcome = list(self.aggregate.handle_command(command))
         except Exception as exc:  # the outcome under test: then_raises inspects it
             self._outcome = exc
-        after = self.aggregate.state()
+        after = vars(self.aggregate)
         if after != before:
             changed = sorted(
                 k for k in after.keys() | before.keys() if after.get(k) != before.get(k)
@@ -110,7 +111,13 @@ class Scenario:
             )
         assert self.aggregate is not None
         for event in outcome:  # every decided event must apply cleanly
-            self.aggregate.apply_event(event)
+            try:
+                self.aggregate.apply_event(event)
+            except Exception as exc:
+                raise AssertionError(
+                    f"{type(self.command).__name__} decided {event!r}, but apply_event cannot "
+                    f"apply it: {type(exc).__name__}: {exc}"
+                ) from exc
         return self
 
     def then_raises(self, error: type[BaseException], match: str | None = None) -> Scenario:
