@@ -20,9 +20,11 @@ The table is plain SQL: ``store.sql("SELECT event_type, count(*) FROM events GRO
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,6 +123,14 @@ class _Database:
 
 _databases: dict[str, _Database] = {}
 _databases_lock = threading.Lock()
+_memory_databases = itertools.count(1)
+
+
+def _release(key: str, database: _Database) -> None:
+    with _databases_lock:
+        database.users -= 1
+        if database.users == 0 and _databases.get(key) is database:
+            del _databases[key]
 
 _CONFLICTS = (duckdb.ConstraintException, duckdb.TransactionException)
 
@@ -147,8 +157,11 @@ class DuckDBEventStore:
         self._clock = clock
         self._ids = ids
         self.read_only = read_only
-        self._key = (
-            f":memory:{id(self)}" if self.path == ":memory:" else os.path.realpath(self.path)
+        # Every ":memory:" connection is a database of its own; files are shared by path.
+        key = (
+            f":memory:{next(_memory_databases)}"
+            if self.path == ":memory:"
+            else os.path.realpath(self.path)
         )
         try:
             self._conn = duckdb.connect(self.path, read_only=read_only)
@@ -164,13 +177,16 @@ class DuckDBEventStore:
         if not read_only:
             self._conn.execute(SCHEMA)
         with _databases_lock:
-            database = _databases.get(self._key)
+            database = _databases.get(key)
             if database is None:
                 head, last = self._conn.execute(HEAD).fetchone() or (0, None)
                 database = _Database(head=head, last_timestamp=_utc_or_none(last))
-                _databases[self._key] = database
+                _databases[key] = database
             database.users += 1
         self._database = database
+        # Released on close(), or when the store is garbage-collected unclosed (a notebook
+        # that rebinds `store = ...`), so a later store on a new file never inherits its head.
+        self._release = weakref.finalize(self, _release, key, database)
         self._closed = False
 
     # --- writing ---------------------------------------------------------------------------
@@ -334,10 +350,7 @@ class DuckDBEventStore:
                 return
             self._closed = True
             self._conn.close()
-        with _databases_lock:
-            self._database.users -= 1
-            if self._database.users == 0:
-                _databases.pop(self._key, None)
+        self._release()
 
     def __enter__(self) -> DuckDBEventStore:
         return self
