@@ -96,7 +96,10 @@ class Repository(Generic[A]):
                 snapshot_version, source = aggregate.version, "snapshot"
         if aggregate is None:
             aggregate = self.aggregate_class(aggregate_id)
-        tail = self.store.get_events(aggregate_id, aggregate.version + 1)
+        if source == "cache" and self.store.stream_version(aggregate_id) == aggregate.version:
+            tail = []  # a hit with nothing new: no events read (and on DuckDB, no query)
+        else:
+            tail = self.store.get_events(aggregate_id, aggregate.version + 1)
         for event in tail:
             aggregate.apply(event)
         if self.cache is not None:

@@ -57,7 +57,11 @@ class SnapshotStore(Protocol):
     """Keeps the newest snapshot of each aggregate."""
 
     def save(self, snapshot: Snapshot) -> None:
-        """Keep ``snapshot`` unless a snapshot at a later version is already kept."""
+        """Keep ``snapshot`` unless a snapshot at a later version is already kept.
+
+        One at the same version replaces the kept one: after a change of the state's shape,
+        the new snapshot must win over the stale one.
+        """
         ...
 
     def get_latest(self, aggregate_id: str) -> Snapshot | None: ...
@@ -76,7 +80,7 @@ class InMemorySnapshotStore:
         state = ensure_json_data(snapshot.state, "snapshot state")  # a copy: no shared dicts
         with self._lock:
             kept = self._snapshots.get(snapshot.aggregate_id)
-            if kept is None or snapshot.version > kept.version:
+            if kept is None or snapshot.version >= kept.version:
                 self._snapshots[snapshot.aggregate_id] = _with_state(snapshot, state)
 
     def get_latest(self, aggregate_id: str) -> Snapshot | None:
@@ -104,14 +108,15 @@ CREATE TABLE IF NOT EXISTS snapshots (
     timestamp      TIMESTAMP NOT NULL  -- UTC
 )
 """
-# An older snapshot never replaces a newer one, whichever writer finishes last.
+# An older snapshot never replaces a newer one, whichever writer finishes last; one at the
+# same version does (a re-take after a change of the state's shape).
 SAVE_SNAPSHOT = """
 INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (aggregate_id) DO UPDATE SET
     aggregate_type = excluded.aggregate_type, version = excluded.version,
     schema_version = excluded.schema_version, state = excluded.state,
     timestamp = excluded.timestamp
-WHERE excluded.version > snapshots.version
+WHERE excluded.version >= snapshots.version
 """
 GET_SNAPSHOT = """
 SELECT aggregate_id, aggregate_type, version, state, schema_version, timestamp

@@ -25,6 +25,7 @@ import json
 import os
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,6 +103,7 @@ WHERE aggregate_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY aggregate_id
 GUARD = "WHERE EXISTS (SELECT 1 FROM events WHERE aggregate_id = ? AND version = ?)"
 BULK = f"INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM esteach_bulk"
 NO_LIMIT = 2**62
+MAX_KNOWN_STREAMS = 100_000  # stream heads kept in memory per file (about 10 MB at most)
 
 
 def _insert(rows: int, guarded: bool) -> str:
@@ -113,12 +115,38 @@ def _insert(rows: int, guarded: bool) -> str:
 # --- one lock, head and last timestamp per database file ---------------------------------------
 
 
+class _StreamHeads:
+    """The latest version of recently written streams, bounded, least recently used dropped.
+
+    DuckDB lets one process write a file, and every store object of this process on that file
+    appends through the same :class:`_Database`, so a head recorded here is the truth: the
+    version check needs no query, and a cache hit in a Repository costs no statement at all.
+    """
+
+    def __init__(self, maxsize: int = MAX_KNOWN_STREAMS) -> None:
+        self._heads: OrderedDict[str, int] = OrderedDict()
+        self._maxsize = maxsize
+
+    def get(self, aggregate_id: str) -> int | None:
+        return self._heads.get(aggregate_id)
+
+    def remember(self, aggregate_id: str, version: int) -> None:
+        self._heads[aggregate_id] = version
+        self._heads.move_to_end(aggregate_id)
+        if len(self._heads) > self._maxsize:
+            self._heads.popitem(last=False)
+
+    def forget(self, aggregate_id: str) -> None:
+        self._heads.pop(aggregate_id, None)
+
+
 @dataclass
 class _Database:
     lock: threading.Lock = field(default_factory=threading.Lock)
     head: int = 0
     last_timestamp: datetime | None = None
     users: int = 0
+    streams: _StreamHeads = field(default_factory=_StreamHeads)
 
 
 _databases: dict[str, _Database] = {}
@@ -131,6 +159,7 @@ def _release(key: str, database: _Database) -> None:
         database.users -= 1
         if database.users == 0 and _databases.get(key) is database:
             del _databases[key]
+
 
 _CONFLICTS = (duckdb.ConstraintException, duckdb.TransactionException)
 
@@ -200,14 +229,17 @@ class DuckDBEventStore:
         database = self._database
         with database.lock, self._conn_lock:
             self._check_open()
+            known = database.streams.get(aggregate_id)
             if not batch or expected_version == ANY:
-                version = check_stream_expectation(
-                    aggregate_id, expected_version, self._stream_version(aggregate_id)
-                )
+                actual = known if known is not None else self._stream_version(aggregate_id)
+                version = check_stream_expectation(aggregate_id, expected_version, actual)
                 if not batch:
                     return []
             else:
                 version = 0 if expected_version == "no_stream" else int(expected_version)
+                if known is not None and known != version:
+                    # Decided in Python, but an exact retry of stored events must still win.
+                    return self._explain_refusal(aggregate_id, expected_version, batch)
             timestamp = next_timestamp(self._clock(), database.last_timestamp)
             recorded = [
                 Event(
@@ -224,7 +256,9 @@ class DuckDBEventStore:
                 for i, (event_id, new) in enumerate(batch, start=1)
             ]
             params: list[Any] = [p for event in recorded for p in _params(event)]
-            guarded = version > 0
+            # With the stream's head known the key alone guards the append; otherwise the row
+            # at `version` must exist, or a too-high expected version would leave a gap.
+            guarded = version > 0 and known is None
             if guarded:
                 params += [aggregate_id, version]
             try:
@@ -232,9 +266,11 @@ class DuckDBEventStore:
             except _CONFLICTS:
                 inserted = None
             if inserted is None or inserted[0] != len(recorded):
+                database.streams.forget(aggregate_id)
                 return self._explain_refusal(aggregate_id, expected_version, batch)
             database.head += len(recorded)
             database.last_timestamp = timestamp
+            database.streams.remember(aggregate_id, recorded[-1].version)
             return recorded
 
     def _explain_refusal(
@@ -296,6 +332,8 @@ class DuckDBEventStore:
                 self._conn.unregister("esteach_bulk")
             database.head += len(checked)
             database.last_timestamp = checked[-1].timestamp
+            for stream in streams:
+                database.streams.forget(stream)
             return len(checked)
 
     # --- reading ---------------------------------------------------------------------------
@@ -324,6 +362,10 @@ class DuckDBEventStore:
 
     def stream_version(self, aggregate_id: str) -> int:
         check_aggregate_id(aggregate_id)
+        self._check_open()
+        known = None if self.read_only else self._database.streams.get(aggregate_id)
+        if known is not None:
+            return known
         with self._conn_lock:
             self._check_open()
             return self._stream_version(aggregate_id)
