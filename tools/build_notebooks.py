@@ -14,6 +14,7 @@ Blank lines around cells are dropped, and so are empty cells.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -160,6 +161,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("names", nargs="*", help="sources to build, e.g. 00_setup_check")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
     args = parser.parse_args(argv)
+    # Stored outputs are made at test size, the size nbval runs them at (tests/conftest.py).
+    os.environ["ESTEACH_SIZE"] = "small"
     failed: list[str] = []
     for source in select(args.names):
         print(f"building {source.relative_to(ROOT)} ...", flush=True)
