@@ -394,19 +394,38 @@ class EventRegistry:
         return event_type in self._classes
 
     def upcaster(
-        self, event_type: str, from_version: int, *, to_event_type: str | None = None
+        self,
+        event_type: str,
+        from_version: int,
+        *,
+        to_event_type: str | None = None,
+        to_version: int | None = None,
     ) -> Callable[[UpcastFunction], UpcastFunction]:
-        """Decorator: register ``function`` as the step from ``from_version`` to the next."""
+        """Decorator: register ``function`` as the step from ``from_version`` to the next.
+
+        The next is ``from_version + 1`` of the same type, or, for a renamed event,
+        ``to_version`` (default 1) of ``to_event_type``.
+        """
         from esteach.upcasting import Upcaster
 
         check_event_type(event_type)
+        for name, version in (("from_version", from_version), ("to_version", to_version)):
+            if version is not None and (
+                isinstance(version, bool) or not isinstance(version, int) or version < 1
+            ):
+                raise InvalidInput(f"{name} must be an int >= 1, got {version!r}")
         if to_event_type is not None:
             check_event_type(to_event_type)
-        if isinstance(from_version, bool) or not isinstance(from_version, int) or from_version < 1:
-            raise InvalidInput(f"from_version must be an int >= 1, got {from_version!r}")
+            to_version = 1 if to_version is None else to_version
+        elif to_version is not None and to_version != from_version + 1:
+            raise InvalidInput(
+                f"an upcaster of {event_type} from version {from_version} lifts it to version "
+                f"{from_version + 1}; to_version={to_version} is only for a renamed event"
+            )
 
         def register(function: UpcastFunction) -> UpcastFunction:
-            self.upcasters.add(Upcaster(event_type, from_version, function, to_event_type))
+            step = Upcaster(event_type, from_version, function, to_event_type, to_version)
+            self.upcasters.add(step)
             return function
 
         return register

@@ -14,7 +14,8 @@ class's current version.
 ...     return {"first_name": first, "last_name": last}
 
 An upcaster gets its own copy of the data: it must return new data, never change what it got.
-An upcaster may also rename the event (``to_event_type=...``) when a business name changes.
+An upcaster may also rename the event (``to_event_type=...``, ``to_version=...``) when a
+business name changes.
 """
 
 from __future__ import annotations
@@ -35,12 +36,22 @@ UpcastFunction = Callable[[dict[str, Any]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Upcaster:
-    """One step: ``event_type`` data at ``from_version`` becomes version ``from_version + 1``."""
+    """One step: ``event_type`` data at ``from_version`` becomes version ``to_version``.
+
+    ``to_version`` is ``from_version + 1`` unless the step renames the event
+    (``to_event_type``), where it names the version of the new type the data now has.
+    """
 
     event_type: str
     from_version: int
     function: UpcastFunction
     to_event_type: str | None = None
+    to_version: int | None = None
+
+    @property
+    def target(self) -> tuple[str, int]:
+        version = self.from_version + 1 if self.to_version is None else self.to_version
+        return (self.to_event_type or self.event_type, version)
 
     def apply(self, event: Event) -> Event:
         name = getattr(self.function, "__name__", "upcaster")
@@ -52,13 +63,9 @@ class Upcaster:
                 f"{event.id}: {type(exc).__name__}: {exc}"
             ) from exc
         data = ensure_json_data(lifted, f"the data upcaster {name} returned")
-        metadata = dataclasses.replace(event.metadata, schema_version=self.from_version + 1)
-        return dataclasses.replace(
-            event,
-            event_type=self.to_event_type or event.event_type,
-            data=data,
-            metadata=metadata,
-        )
+        event_type, version = self.target
+        metadata = dataclasses.replace(event.metadata, schema_version=version)
+        return dataclasses.replace(event, event_type=event_type, data=data, metadata=metadata)
 
 
 class Upcasters:

@@ -3,6 +3,7 @@
 * The caller chooses the user's id (flaw 2): ``CreateUser(user_id="u-1", ...)``.
 * A command on a user that was never created raises :class:`UserNotFound` (flaw 3).
 * Emails are validated, and changing a value to what it already is records nothing (flaw 4).
+* Old ``UserRegistered`` events are read as ``UserCreated`` (an upcaster, below).
 
 Rules, in the order they are checked:
 
@@ -16,10 +17,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from esteach.aggregate import Aggregate, Command
 from esteach.errors import AggregateNotFound, DomainError, InvalidCommand
-from esteach.events import DomainEvent
+from esteach.events import DomainEvent, registry
 
 __all__ = [
     "ACTIVE",
@@ -40,6 +42,7 @@ __all__ = [
     "UserNameChanged",
     "UserNotActive",
     "UserNotFound",
+    "user_registered_to_user_created",
 ]
 
 ACTIVE = "active"
@@ -102,6 +105,15 @@ class UserNameChanged(DomainEvent):
 @dataclass(frozen=True)
 class UserDeactivated(DomainEvent):
     pass
+
+
+# The first release recorded sign-ups as ``UserRegistered`` with the reference design's ``id``
+# and a ``full_name``; the sample log in data/ still holds such events. They are read as the
+# ``UserCreated`` of today: the stored events stay as they were written.
+@registry.upcaster("UserRegistered", from_version=1, to_event_type="UserCreated", to_version=1)
+def user_registered_to_user_created(data: dict[str, Any]) -> dict[str, Any]:
+    """``UserRegistered {id, email, full_name}`` to ``UserCreated {user_id, email, name}``."""
+    return {"user_id": data["id"], "email": data["email"], "name": data["full_name"]}
 
 
 # --- errors ----------------------------------------------------------------------------------
