@@ -12,11 +12,15 @@ The public API, all importable from ``esteach``:
 * snapshots: :class:`Snapshot`, :class:`SnapshotStore`, :class:`InMemorySnapshotStore`,
   :class:`DuckDBSnapshotStore`, :class:`SnapshotManager`
 * determinism: :class:`StepClock`, :class:`SeededIds`, :func:`system_clock`, :func:`uuid4_ids`
+* time travel: :func:`state_at`, :func:`history`, :func:`describe_version`, :func:`diff`
+* the log for analysis: :func:`events_frame` (pandas), :func:`events_table` (DuckDB SQL),
+  :func:`load_sample`, :func:`read_jsonl`, :func:`write_jsonl`
 * errors: :class:`EsteachError` and its family in :mod:`esteach.errors`
 * testing: :func:`given`
 """
 
 from esteach.aggregate import Aggregate, Command
+from esteach.analytics import events_frame, events_table
 from esteach.caching import AggregateCache
 from esteach.commands import AggregateLocks, CommandProcessor, CommandResult
 from esteach.determinism import Clock, IdFactory, SeededIds, StepClock, system_clock, uuid4_ids
@@ -34,6 +38,7 @@ from esteach.errors import (
     UnknownEventType,
     WrongExpectedVersion,
 )
+from esteach.eventlog import load_sample, read_jsonl, write_jsonl
 from esteach.events import DomainEvent, Event, EventMetadata, EventRegistry, NewEvent, registry
 from esteach.repository import LoadReport, Repository
 from esteach.snapshots import (
@@ -46,6 +51,7 @@ from esteach.snapshots import (
 from esteach.store import ANY, NO_STREAM, EventStore, ExpectedVersion, InMemoryEventStore
 from esteach.store.duckdb import DuckDBEventStore
 from esteach.testing import given
+from esteach.timetravel import describe_version, diff, history, state_at
 
 __version__ = "0.1.0"
 
@@ -90,8 +96,17 @@ __all__ = [
     "StepClock",
     "UnknownEventType",
     "WrongExpectedVersion",
+    "describe_version",
+    "diff",
+    "events_frame",
+    "events_table",
     "given",
+    "history",
+    "load_sample",
+    "read_jsonl",
     "registry",
+    "state_at",
     "system_clock",
     "uuid4_ids",
+    "write_jsonl",
 ]

@@ -5,8 +5,8 @@ changed their email in each week?") are queries over it, not new code in the wri
 
 >>> from esteach import InMemoryEventStore
 >>> con = events_table(InMemoryEventStore())
->>> con.sql("SELECT count(*) FROM events_log").fetchone()
-(0,)
+>>> con.sql("SELECT count(*) FROM events_log").fetchall()
+[(0,)]
 
 :func:`events_frame` gives one row per event in global order, with upcasters applied.
 :func:`events_table` gives the same columns to SQL, as stored (upcasters are Python and do not
@@ -100,14 +100,16 @@ def events_frame(
     event is first lifted by ``registry`` (the default registry when ``None``) to its current
     shape, so ``event_type`` and ``data`` are what today's code sees; ``schema_version`` stays
     the version the event was *stored* at, so old rows can still be told apart. With
-    ``upcast=False`` the rows are exactly as stored.
+    ``upcast=False`` the rows are exactly as stored (and an event no upcaster can lift, which
+    makes ``upcast=True`` raise :class:`~esteach.errors.InvalidEventData`, can be inspected).
 
     >>> events_frame(store).groupby("event_type").size()  # doctest: +SKIP
     """
     import pandas as pd  # only the tables need pandas
 
-    if isinstance(store_or_events, EventStore):
-        recorded: Iterable[Event] = store_or_events.read_all()
+    read_all = getattr(store_or_events, "read_all", None)
+    if callable(read_all):  # any store, including one a learner writes
+        recorded: Iterable[Event] = read_all()
     elif isinstance(store_or_events, Iterable):
         recorded = store_or_events
     else:
@@ -166,7 +168,7 @@ def events_table(
 
         con = events_table(store)
         con.sql(
-            "SELECT date_trunc('week', timestamp) AS week, count(*) AS emails_changed "
+            "SELECT date_trunc('week', timestamp) AS week, count(DISTINCT aggregate_id) AS users "
             "FROM events_log WHERE event_type = 'UserEmailChanged' GROUP BY week ORDER BY week"
         )
 
@@ -184,7 +186,7 @@ def events_table(
             f"name must be an SQL identifier such as 'events_log' (letters, digits and _, "
             f"not starting with a digit), got {name!r}"
         )
-    if not isinstance(store, EventStore):
+    if not callable(getattr(store, "read_all", None)):
         raise InvalidInput(f"events_table needs an event store, got {type(store).__name__}")
     if con is None and isinstance(store, DuckDBEventStore):
         if name.lower() == "events":

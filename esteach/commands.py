@@ -27,7 +27,7 @@ from typing import Generic, TypeVar
 
 from esteach.aggregate import Aggregate, Command
 from esteach.caching import AggregateCache
-from esteach.determinism import IdFactory, uuid4_ids
+from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
 from esteach.errors import ConcurrencyConflict, InvalidCommand, WrongExpectedVersion
 from esteach.events import Event, EventMetadata, NewEvent
 from esteach.repository import Repository
@@ -93,6 +93,10 @@ class AggregateLocks:
 class CommandProcessor(Generic[A]):
     """Handles commands for one aggregate class against one event store.
 
+    ``snapshots``, ``snapshot_interval`` and ``cache`` configure how aggregates are loaded (see
+    :class:`~esteach.repository.Repository`); ``clock`` stamps snapshots; ``ids`` makes command
+    and event ids.
+
     >>> from esteach import InMemoryEventStore
     >>> from esteach.domains.user import CreateUser, User
     >>> processor = CommandProcessor(InMemoryEventStore(), User)
@@ -112,6 +116,7 @@ class CommandProcessor(Generic[A]):
         snapshots: SnapshotStore | None = None,
         snapshot_interval: int = 100,
         cache: AggregateCache | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
@@ -123,6 +128,7 @@ class CommandProcessor(Generic[A]):
             snapshots=snapshots,
             snapshot_interval=snapshot_interval,
             cache=cache,
+            clock=clock,
         )
         self.max_retries = max_retries
         self.source = source
@@ -153,12 +159,12 @@ class CommandProcessor(Generic[A]):
                 f"expected a Command, got {type(command).__name__} {command!r:.60}"
             )
         command_id = self._ids()
-        metadata = {
-            "correlation_id": command_id if correlation_id is None else correlation_id,
-            "causation_id": command_id if causation_id is None else causation_id,
-            "user_id": user_id,
-            "source": self.source,
-        }
+        metadata = EventMetadata(
+            correlation_id=command_id if correlation_id is None else correlation_id,
+            causation_id=command_id if causation_id is None else causation_id,
+            user_id=user_id,
+            source=self.source,
+        )
         aggregate_id = command.target_id
         if self.locks is None:
             return self._decide_and_append(command, aggregate_id, metadata)
@@ -166,7 +172,7 @@ class CommandProcessor(Generic[A]):
             return self._decide_and_append(command, aggregate_id, metadata)
 
     def _decide_and_append(
-        self, command: Command, aggregate_id: str, metadata: dict[str, str | None]
+        self, command: Command, aggregate_id: str, metadata: EventMetadata
     ) -> CommandResult:
         attempts = 0
         while True:
@@ -176,15 +182,8 @@ class CommandProcessor(Generic[A]):
             if not domain_events:
                 return CommandResult(aggregate_id, [], aggregate.version, attempts)
             new_events = [
-                NewEvent(
-                    event_type=event.event_type,
-                    data=event.to_data(),
-                    aggregate_type=aggregate.aggregate_type,
-                    metadata=EventMetadata(
-                        **metadata,  # type: ignore[arg-type]
-                        schema_version=event.schema_version,
-                    ),
-                    id=self._ids(),
+                NewEvent.from_domain(
+                    event, aggregate.aggregate_type, metadata=metadata, id=self._ids()
                 )
                 for event in domain_events
             ]

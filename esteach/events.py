@@ -161,6 +161,26 @@ class NewEvent:
     metadata: EventMetadata = field(default_factory=EventMetadata)
     id: str | None = None
 
+    @classmethod
+    def from_domain(
+        cls,
+        event: DomainEvent,
+        aggregate_type: str = "",
+        *,
+        metadata: EventMetadata | None = None,
+        id: str | None = None,
+    ) -> NewEvent:
+        """Wrap a domain event: its name, its data and its class's schema version.
+
+        >>> from esteach.domains.user import UserNameChanged
+        >>> NewEvent.from_domain(UserNameChanged("Ada"), "User").data
+        {'new_name': 'Ada'}
+        """
+        metadata = dataclasses.replace(
+            metadata or EventMetadata(), schema_version=event.schema_version
+        )
+        return cls(event.event_type, event.to_data(), aggregate_type, metadata, id)
+
     def __post_init__(self) -> None:
         check_event_type(self.event_type)
         object.__setattr__(self, "data", ensure_json_data(self.data))

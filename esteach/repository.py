@@ -20,6 +20,7 @@ from typing import Generic, Literal, TypeVar
 
 from esteach.aggregate import Aggregate
 from esteach.caching import AggregateCache
+from esteach.determinism import Clock, system_clock
 from esteach.events import Event
 from esteach.snapshots import SnapshotManager, SnapshotStore
 from esteach.store.base import EventStore, check_aggregate_id
@@ -59,11 +60,12 @@ class Repository(Generic[A]):
         snapshots: SnapshotStore | None = None,
         snapshot_interval: int = 100,
         cache: AggregateCache | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.store = store
         self.aggregate_class = aggregate_class
         self.snapshots = (
-            SnapshotManager(snapshots, aggregate_class, interval=snapshot_interval)
+            SnapshotManager(snapshots, aggregate_class, interval=snapshot_interval, clock=clock)
             if snapshots is not None
             else None
         )

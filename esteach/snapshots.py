@@ -153,7 +153,8 @@ class DuckDBSnapshotStore:
 
     def get_latest(self, aggregate_id: str) -> Snapshot | None:
         with self._lock:
-            row = self._conn.execute(GET_SNAPSHOT, [check_aggregate_id(aggregate_id)]).fetchone()
+            rows = self._conn.execute(GET_SNAPSHOT, [check_aggregate_id(aggregate_id)]).fetchall()
+            row = rows[0] if rows else None
         if row is None:
             return None
         aggregate_id, aggregate_type, version, state, schema_version, timestamp = row

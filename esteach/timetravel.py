@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import numbers
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
@@ -82,21 +83,22 @@ def state_at(
             "at=<timezone-aware datetime> (the state at that moment); "
             + ("both were given" if version is not None else "neither was given")
         )
-    events = store.get_events(aggregate_id)
-    current = events[-1].version if events else 0
     if version is not None:
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise InvalidInput(f"version must be an int, got {type(version).__name__} {version!r}")
+        version = _check_version(version)
         if version < 0:
             raise InvalidInput(f"version must be >= 0 (0 = before the first event), got {version}")
-        if version > current:
+    moment = None if at is None else _check_moment(at)
+    events = store.get_events(aggregate_id)
+    if moment is None:
+        current = events[-1].version if events else 0
+        if version is None or version > current:
             raise InvalidInput(
                 f"{aggregate_class.__name__} {aggregate_id!r} has no version {version}: its "
                 f"stream is at version {current}. Ask for a version from 0 to {current}."
             )
-        wanted = itertools.takewhile(lambda event: event.version <= version, events)
+        last = version
+        wanted = itertools.takewhile(lambda event: event.version <= last, events)
     else:
-        moment = _check_moment(at)
         # Versions are in commit order and commit timestamps never decrease, so the events at
         # or before the moment are a prefix of the stream.
         wanted = itertools.takewhile(lambda event: event.timestamp <= moment, events)
@@ -180,8 +182,7 @@ def describe_version(history_frame: pd.DataFrame, version: int) -> str:
     The text depends only on the frame, so a notebook cell can print it and check its output.
     ``version=0`` describes the aggregate before its first event.
     """
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise InvalidInput(f"version must be an int, got {type(version).__name__} {version!r}")
+    version = _check_version(version)
     versions = [int(v) for v in history_frame.index]
     current = versions[-1] if versions else 0
     if not 0 <= version <= current:
@@ -234,6 +235,13 @@ def _check_aggregate_class(aggregate_class: object) -> None:
         raise InvalidInput(
             f"aggregate_class must be an Aggregate subclass such as User, got {aggregate_class!r}"
         )
+
+
+def _check_version(version: object) -> int:
+    # numbers.Integral, so a numpy int taken from a frame (history(...).index[-1]) works too.
+    if isinstance(version, bool) or not isinstance(version, numbers.Integral):
+        raise InvalidInput(f"version must be an int, got {type(version).__name__} {version!r}")
+    return int(version)
 
 
 def _check_moment(at: object) -> datetime:

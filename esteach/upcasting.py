@@ -101,6 +101,13 @@ class Upcasters:
         else:
             raise InvalidEventData(f"upcasters for {event.event_type} form a cycle")
         wanted = current_version(event.event_type)
+        if wanted is not None and event.metadata.schema_version > wanted:
+            raise InvalidEventData(
+                f"{event.event_type} event {event.id} is at schema version "
+                f"{event.metadata.schema_version}, newer than its class: the class is at version "
+                f"{wanted}, so newer code wrote it. Upgrade this code; an upcaster only lifts "
+                f"old events."
+            )
         if wanted is not None and event.metadata.schema_version != wanted:
             raise InvalidEventData(
                 f"{event.event_type} event {event.id} is at schema version "

@@ -711,3 +711,21 @@ def test_with_a_lock_per_aggregate_no_command_needs_a_retry(
     flat = check_log(store, sent, results)
     assert sum(r.attempts for r in flat) == len(flat) == THREADS * per_thread(store)
     assert processor.locks is not None and len(processor.locks) == 0
+
+
+def test_a_second_processor_reusing_a_seed_cannot_pass_a_new_command_off_as_a_retry() -> None:
+    # Two id factories with one seed hand out the same ids: a new deposit that happens to get
+    # the id, type and data of an earlier one must not be taken for a retry of it.
+    from esteach import DuplicateEventId, SeededIds
+    from esteach.domains.account import BankAccount, DepositMoney, OpenAccount
+
+    store = InMemoryEventStore()
+    first = CommandProcessor(store, BankAccount, ids=SeededIds(1))
+    first.process_command(OpenAccount("acc", "ada"))
+    first.process_command(DepositMoney("acc", 100))
+    again = CommandProcessor(store, BankAccount, ids=SeededIds(1))
+    again._ids()  # the first processor's first command id
+    again._ids()  # and the id of its OpenAccount event: the deposit's ids come next
+    with pytest.raises(DuplicateEventId, match="same seed"):
+        again.process_command(DepositMoney("acc", 100))
+    assert [e.version for e in store.get_events("acc")] == [1, 2]

@@ -81,3 +81,13 @@ def test_the_events_table_answers_sql(tmp_path: Path) -> None:
         store.append_events("s", 0, created(3))
         rows = store.sql("SELECT version, data->>'n' FROM events ORDER BY version").fetchall()
     assert rows == [(1, "0"), (2, "1"), (3, "2")]
+
+
+def test_sql_works_straight_after_opening_and_after_a_refused_append() -> None:
+    with DuckDBEventStore(":memory:") as store:
+        assert store.sql("SELECT 1").fetchall() == [(1,)]
+        store.append_events("s", 0, created())
+        with pytest.raises(EventStoreError):
+            store.append_events("s", 0, created())
+        assert store.stream_version("never-written") == 0
+        assert store.sql("SELECT count(*) FROM events").fetchall() == [(1,)]

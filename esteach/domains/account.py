@@ -181,6 +181,11 @@ class BankAccount(Aggregate):
         self.overdraft_limit = 0  # cents
         self.status: str | None = None  # None until opened
 
+    @property
+    def exists(self) -> bool:
+        # From state apply_event sets, so an account built by hand with apply_event exists too.
+        return self.status is not None
+
     def handle_command(self, command: AccountCommand) -> list[DomainEvent]:
         self.check_target(command)
         if isinstance(command, OpenAccount):

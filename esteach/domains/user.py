@@ -213,6 +213,11 @@ class User(Aggregate):
         else:
             raise DomainError(f"User cannot apply {type(event).__name__}")
 
+    @property
+    def exists(self) -> bool:
+        # From state apply_event sets, so a user built by hand with apply_event exists too.
+        return self.status is not None
+
     def _require_existing(self) -> None:
         if not self.exists:
             raise UserNotFound(

@@ -184,7 +184,10 @@ def ensure_new_events(
 
 
 def match_retry(
-    aggregate_id: str, batch: list[tuple[str, NewEvent]], stored: list[Event | None]
+    aggregate_id: str,
+    batch: list[tuple[str, NewEvent]],
+    stored: list[Event | None],
+    expected_version: ExpectedVersion = ANY,
 ) -> list[Event] | None:
     """Decide what stored copies of a batch's ids mean.
 
@@ -195,12 +198,23 @@ def match_retry(
     if all(event is None for event in stored):
         return None
     found = [event for event in stored if event is not None]
-    exact = len(found) == len(batch) and all(
-        old.aggregate_id == aggregate_id
-        and old.event_type == new.event_type
-        and _canonical(old.data) == _canonical(new.data)
-        and old.version == found[0].version + i
-        for i, (old, (_, new)) in enumerate(zip(found, batch, strict=True))
+    # A retry repeats an append that got through: with an exact expected version, the stored
+    # events must sit right after it (else two id factories with one seed are reusing ids).
+    first_version: int | None = None
+    if expected_version == NO_STREAM:
+        first_version = 1
+    elif isinstance(expected_version, int):
+        first_version = expected_version + 1
+    exact = (
+        len(found) == len(batch)
+        and (first_version is None or found[0].version == first_version)
+        and all(
+            old.aggregate_id == aggregate_id
+            and old.event_type == new.event_type
+            and _canonical(old.data) == _canonical(new.data)
+            and old.version == found[0].version + i
+            for i, (old, (_, new)) in enumerate(zip(found, batch, strict=True))
+        )
     )
     if exact:
         return found
@@ -208,7 +222,8 @@ def match_retry(
     raise DuplicateEventId(
         f"event id {first.id!r} is already stored as {first.event_type} version {first.version} "
         f"of stream {first.aggregate_id!r}, and this append is not an exact retry of it. "
-        f"Use new ids for new events. Nothing was written."
+        f"Use new ids for new events (two id factories with the same seed on one store reuse "
+        f"ids). Nothing was written."
     )
 
 

@@ -208,7 +208,7 @@ class DuckDBEventStore:
         with _databases_lock:
             database = _databases.get(key)
             if database is None:
-                head, last = self._conn.execute(HEAD).fetchone() or (0, None)
+                [(head, last)] = self._conn.execute(HEAD).fetchall()
                 database = _Database(head=head, last_timestamp=_utc_or_none(last))
                 _databases[key] = database
             database.users += 1
@@ -262,7 +262,7 @@ class DuckDBEventStore:
             if guarded:
                 params += [aggregate_id, version]
             try:
-                inserted = self._conn.execute(_insert(len(recorded), guarded), params).fetchone()
+                inserted = _one(self._conn.execute(_insert(len(recorded), guarded), params))
             except _CONFLICTS:
                 inserted = None
             if inserted is None or inserted[0] != len(recorded):
@@ -281,7 +281,12 @@ class DuckDBEventStore:
     ) -> list[Event]:
         """Say why an INSERT wrote nothing: an exact retry, a reused id, or a version conflict."""
         by_id = {e.id: e for e in self._rows(BY_IDS, [[event_id for event_id, _ in batch]])}
-        retry = match_retry(aggregate_id, batch, [by_id.get(event_id) for event_id, _ in batch])
+        retry = match_retry(
+            aggregate_id,
+            batch,
+            [by_id.get(event_id) for event_id, _ in batch],
+            expected_version,
+        )
         if retry is not None:
             return retry
         actual = self._stream_version(aggregate_id)
@@ -374,7 +379,7 @@ class DuckDBEventStore:
         self._check_open()
         if self.read_only:  # another process may be writing: ask the file
             with self._conn_lock:
-                row = self._conn.execute(HEAD).fetchone()
+                row = _one(self._conn.execute(HEAD))
             return int(row[0]) if row else 0
         return self._database.head
 
@@ -407,7 +412,7 @@ class DuckDBEventStore:
     # --- helpers ---------------------------------------------------------------------------
 
     def _stream_version(self, aggregate_id: str) -> int:
-        row = self._conn.execute(STREAM_VERSION, [aggregate_id]).fetchone()
+        row = _one(self._conn.execute(STREAM_VERSION, [aggregate_id]))
         return int(row[0]) if row else 0
 
     def _rows(self, query: str, params: list[Any]) -> list[Event]:
@@ -426,6 +431,13 @@ class DuckDBEventStore:
                 f"this store was opened read_only on {self.path!r}; open it without "
                 f"read_only to append"
             )
+
+
+def _one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    # fetchall, not fetchone: fetchone leaves the result open, and DuckDB 2.0 then refuses the
+    # connection's next sql() with "connection has an unfinished result".
+    rows = result.fetchall()
+    return rows[0] if rows else None
 
 
 def _dumps(data: dict[str, Any]) -> str:

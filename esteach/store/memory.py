@@ -60,7 +60,9 @@ class InMemoryEventStore:
         batch = ensure_new_events(aggregate_id, events, self._ids)
         with self._lock:
             self._check_open()
-            retry = match_retry(aggregate_id, batch, [self._by_id.get(i) for i, _ in batch])
+            retry = match_retry(
+                aggregate_id, batch, [self._by_id.get(i) for i, _ in batch], expected_version
+            )
             if retry is not None:
                 return retry
             stream = self._streams.get(aggregate_id, [])
