@@ -1,4 +1,4 @@
-"""Shared test set-up.
+"""Shared test set-up (at the root, so it holds for `pytest notebooks/...` too).
 
 Notebooks run under nbval at test size: their heavy cells read ``ESTEACH_SIZE``
 (``esteach.notebook.size``), and their stored outputs were built at ``small`` by
