@@ -244,3 +244,30 @@ def test_every_code_cell_has_been_run_top_to_bottom(path: Path) -> None:
         f"{path.name} was not run top to bottom in one kernel (execution counts {counts}); "
         f"run `python3 run.py notebooks {path.stem}`"
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda path: path.name)
+def test_every_checked_cell_has_a_stored_output_to_check_against(path: Path) -> None:
+    # nbval compares a checked cell's fresh output with the stored one; with nothing stored, a
+    # cell that stopped printing would pass unnoticed.
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    empty = [
+        i
+        for i, cell in enumerate(stored["cells"])
+        if cell["cell_type"] == "code"
+        and "".join(cell["source"]).lstrip().startswith("# NBVAL_CHECK_OUTPUT")
+        and not cell.get("outputs")
+    ]
+    assert not empty, f"{path.name}: checked cells {empty} have no stored output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda path: path.name)
+def test_every_notebook_states_goals_a_time_box_a_recap_and_a_quiz(path: Path) -> None:
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    prose = "\n".join(
+        "".join(cell["source"]) for cell in stored["cells"] if cell["cell_type"] == "markdown"
+    )
+    for part in ("**Time box:**", "**You will", "Recap", "Quiz"):
+        if path.stem.startswith("00") and part in ("Recap", "Quiz"):
+            continue  # the setup check is a checklist, not a lesson
+        assert part in prose, f"{path.name} lacks {part!r}"
