@@ -12,6 +12,8 @@ The public API, all importable from ``esteach``:
 * snapshots: :class:`Snapshot`, :class:`SnapshotStore`, :class:`InMemorySnapshotStore`,
   :class:`DuckDBSnapshotStore`, :class:`SnapshotManager`
 * determinism: :class:`StepClock`, :class:`SeededIds`, :func:`system_clock`, :func:`uuid4_ids`
+* the read side: :class:`EventProcessor`, :class:`Projection`, :class:`UserQueryModel`,
+  :class:`UserView`, :class:`AccountBalances`, :class:`AccountView`
 * time travel: :func:`state_at`, :func:`history`, :func:`describe_version`, :func:`diff`
 * the log for analysis: :func:`events_frame` (pandas), :func:`events_table` (DuckDB SQL),
   :func:`load_sample`, :func:`read_jsonl`, :func:`write_jsonl`
@@ -40,6 +42,17 @@ from esteach.errors import (
 )
 from esteach.eventlog import load_sample, read_jsonl, write_jsonl
 from esteach.events import DomainEvent, Event, EventMetadata, EventRegistry, NewEvent, registry
+from esteach.projections import (
+    MAX_PAGE_SIZE,
+    AccountBalances,
+    AccountView,
+    EventProcessor,
+    Projection,
+    ProjectionError,
+    ProjectionTimeout,
+    UserQueryModel,
+    UserView,
+)
 from esteach.repository import LoadReport, Repository
 from esteach.snapshots import (
     DuckDBSnapshotStore,
@@ -57,7 +70,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ANY",
+    "MAX_PAGE_SIZE",
     "NO_STREAM",
+    "AccountBalances",
+    "AccountView",
     "Aggregate",
     "AggregateCache",
     "AggregateLocks",
@@ -75,6 +91,7 @@ __all__ = [
     "EsteachError",
     "Event",
     "EventMetadata",
+    "EventProcessor",
     "EventRegistry",
     "EventStore",
     "EventStoreError",
@@ -88,6 +105,9 @@ __all__ = [
     "InvalidInput",
     "LoadReport",
     "NewEvent",
+    "Projection",
+    "ProjectionError",
+    "ProjectionTimeout",
     "Repository",
     "SeededIds",
     "Snapshot",
@@ -95,6 +115,8 @@ __all__ = [
     "SnapshotStore",
     "StepClock",
     "UnknownEventType",
+    "UserQueryModel",
+    "UserView",
     "WrongExpectedVersion",
     "describe_version",
     "diff",

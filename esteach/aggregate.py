@@ -74,7 +74,9 @@ class Aggregate(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "aggregate_type" not in cls.__dict__:
+        # A subclass of an aggregate (a new release of User, say) keeps reading the same
+        # streams, so it inherits its parent's aggregate_type.
+        if not hasattr(cls, "aggregate_type"):
             cls.aggregate_type = cls.__name__
 
     def __init__(self, aggregate_id: str) -> None:
@@ -119,6 +121,11 @@ class Aggregate(ABC):
             raise EventsOutOfOrder(
                 f"event {event.event_type} v{event.version} belongs to stream "
                 f"{event.aggregate_id!r}, not to {self._aggregate_id!r}"
+            )
+        if event.aggregate_type and event.aggregate_type != self.aggregate_type:
+            raise InvalidInput(
+                f"stream {event.aggregate_id!r} holds {event.aggregate_type} events; load it "
+                f"with {event.aggregate_type}, not {type(self).__name__}"
             )
         if event.version != self._version + 1:
             raise EventsOutOfOrder(

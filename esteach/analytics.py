@@ -198,6 +198,7 @@ def events_table(
         return store
     if con is None:
         con = duckdb.connect(":memory:")
+        con.execute("SET TimeZone = 'UTC'")  # timestamps are UTC; so is every comparison
     frame = events_frame(store, upcast=False)
     frame["data"] = [_dumps(data) for data in frame["data"]]
     # The DuckDB store's column is TIMESTAMP (UTC, no zone); a zone-aware column would become
@@ -213,9 +214,9 @@ def events_table(
 
 def _copy_json(value: Any) -> Any:
     # Events hold JSON data only, so this is a deep copy at a fraction of copy.deepcopy's cost.
-    if type(value) is dict:
+    if isinstance(value, dict):
         return {key: _copy_json(item) for key, item in value.items()}
-    if type(value) is list:
+    if isinstance(value, list):
         return [_copy_json(item) for item in value]
     return value
 

@@ -15,6 +15,7 @@ path, so stored events stay readable and handlers registered by name always fire
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -90,6 +91,65 @@ def ensure_json_data(data: object, what: str = "data") -> JSONData:
         )
     copied: JSONData = _json_copy(data, what)
     return copied
+
+
+_READ_ONLY = (
+    "recorded event data is read-only: an event is a fact that already happened. Work on a "
+    "copy (copy.deepcopy(event.data)), or record a new event."
+)
+
+
+class FrozenDict(dict[str, Any]):
+    """A dict that refuses changes: the data of events an in-memory store keeps.
+
+    It is still a ``dict`` (``json.dumps``, ``==`` and ``isinstance`` work); ``copy.copy`` and
+    ``copy.deepcopy`` give ordinary, changeable dicts.
+    """
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError(_READ_ONLY)
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return {key: copy.deepcopy(value, memo) for key, value in self.items()}
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:
+        return (dict, (dict(self),))
+
+
+class FrozenList(list[Any]):
+    """A list that refuses changes; see :class:`FrozenDict`."""
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError(_READ_ONLY)
+
+    __setitem__ = __delitem__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+    __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return [copy.deepcopy(value, memo) for value in self]
+
+    def __reduce__(self) -> tuple[type, tuple[list[Any]]]:
+        return (list, (list(self),))
+
+
+def freeze(value: Any) -> Any:
+    """A read-only deep copy of JSON data (dicts and lists frozen, scalars as they are)."""
+    if isinstance(value, dict):
+        return FrozenDict({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return FrozenList(freeze(item) for item in value)
+    return value
 
 
 def check_event_type(event_type: object) -> str:

@@ -73,6 +73,7 @@ class Repository(Generic[A]):
         self._lock = threading.Lock()
         self.loads = 0
         self.events_read = 0
+        self.discarded = 0  # cached or snapshot copies found ahead of their stream
         self.last_report: LoadReport | None = None
 
     def load(self, aggregate_id: str) -> A:
@@ -96,15 +97,24 @@ class Repository(Generic[A]):
             stale = self.snapshots.stale_ignored > stale_before
             if aggregate is not None:
                 snapshot_version, source = aggregate.version, "snapshot"
+        current = None if aggregate is None else self.store.stream_version(aggregate_id)
+        if aggregate is not None and current is not None and current < aggregate.version:
+            # A copy ahead of its stream came from another store (a snapshot file kept beside
+            # a new in-memory log, say): trust the log, and drop the copy.
+            self.discarded += 1
+            self.forget(aggregate_id)
+            if source == "snapshot" and self.snapshots is not None:
+                self.snapshots.snapshot_store.delete(aggregate_id)
+            aggregate, source, snapshot_version = None, "replay", 0
         if aggregate is None:
             aggregate = self.aggregate_class(aggregate_id)
-        if source == "cache" and self.store.stream_version(aggregate_id) == aggregate.version:
-            tail = []  # a hit with nothing new: no events read (and on DuckDB, no query)
+        if current == aggregate.version:
+            tail = []  # nothing new since the copy: no events read (on DuckDB often no query)
         else:
             tail = self.store.get_events(aggregate_id, aggregate.version + 1)
         for event in tail:
             aggregate.apply(event)
-        if self.cache is not None:
+        if self.cache is not None and (source != "cache" or tail):
             self.cache.put(aggregate, snapshot_version)
         report = LoadReport(
             aggregate_id, aggregate.version, source, len(tail), snapshot_version, stale

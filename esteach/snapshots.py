@@ -132,6 +132,7 @@ class DuckDBSnapshotStore:
         self.path = str(path)
         try:
             self._conn = duckdb.connect(self.path)
+            self._conn.execute("SET TimeZone = 'UTC'")  # timestamps are UTC; so is every comparison
         except duckdb.Error as exc:
             raise EventStoreError(f"cannot open DuckDB file {self.path!r}: {exc}") from exc
         self._lock = threading.Lock()
@@ -219,7 +220,19 @@ class SnapshotManager(Generic[A]):
         return version - last_snapshot_version >= self.interval
 
     def restore(self, aggregate_id: str) -> A | None:
-        """The aggregate from its latest usable snapshot, or ``None`` (none, or stale)."""
+        """The aggregate from its latest usable snapshot, or ``None`` (none, stale, unreadable).
+
+        Like taking one, reading a snapshot never fails a load: an unreadable snapshot is
+        counted in ``failures`` and the aggregate replayed.
+        """
+        try:
+            return self._restore(aggregate_id)
+        except Exception:
+            self.failures += 1
+            log.warning("snapshot of %s unreadable; replaying", aggregate_id, exc_info=True)
+            return None
+
+    def _restore(self, aggregate_id: str) -> A | None:
         snapshot = self.snapshot_store.get_latest(aggregate_id)
         if snapshot is None:
             return None

@@ -48,6 +48,13 @@ class Upcaster:
     to_event_type: str | None = None
     to_version: int | None = None
 
+    def __repr__(self) -> str:
+        name = getattr(self.function, "__name__", "upcaster")
+        to_type, to_version = self.target
+        return (
+            f"Upcaster({self.event_type} v{self.from_version} -> {to_type} v{to_version}: {name})"
+        )
+
     @property
     def target(self) -> tuple[str, int]:
         version = self.from_version + 1 if self.to_version is None else self.to_version

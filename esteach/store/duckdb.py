@@ -194,6 +194,7 @@ class DuckDBEventStore:
         )
         try:
             self._conn = duckdb.connect(self.path, read_only=read_only)
+            self._conn.execute("SET TimeZone = 'UTC'")  # timestamps are UTC; so is every comparison
         except duckdb.Error as exc:
             raise EventStoreError(
                 f"cannot open DuckDB file {self.path!r}: {exc}. DuckDB lets one process at a "
@@ -337,8 +338,8 @@ class DuckDBEventStore:
                 self._conn.unregister("esteach_bulk")
             database.head += len(checked)
             database.last_timestamp = checked[-1].timestamp
-            for stream in streams:
-                database.streams.forget(stream)
+            for event in checked:  # under the lock, so these heads are the truth
+                database.streams.remember(event.aggregate_id, event.version)
             return len(checked)
 
     # --- reading ---------------------------------------------------------------------------

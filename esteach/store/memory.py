@@ -14,7 +14,7 @@ from datetime import datetime
 
 from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
 from esteach.errors import DuplicateEventId, EventStoreError, InvalidInput
-from esteach.events import Event, NewEvent, check_event_type
+from esteach.events import Event, NewEvent, check_event_type, freeze
 from esteach.store.base import (
     ExpectedVersion,
     check_aggregate_id,
@@ -80,7 +80,7 @@ class InMemoryEventStore:
                     event_type=new.event_type,
                     version=version + i,
                     timestamp=timestamp,
-                    data=new.data,
+                    data=freeze(new.data),  # nobody can change the log through a read
                     metadata=new.metadata,
                     global_position=position + i,
                 )
@@ -106,7 +106,7 @@ class InMemoryEventStore:
             start = len(self._log)
             self._record(
                 [
-                    dataclasses.replace(event, global_position=start + i)
+                    dataclasses.replace(event, global_position=start + i, data=freeze(event.data))
                     for i, event in enumerate(checked, start=1)
                 ]
             )
