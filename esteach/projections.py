@@ -403,7 +403,8 @@ class EventProcessor:
 
     def _move_checkpoint(self, new: int, old: int) -> None:
         try:
-            row = self._conn.execute(MOVE_CHECKPOINT, [new, self.name, old]).fetchone()
+            rows = self._conn.execute(MOVE_CHECKPOINT, [new, self.name, old]).fetchall()
+            row = rows[0] if rows else None
         except duckdb.Error as exc:
             # A handler that caught a DuckDB error of its own leaves the transaction aborted;
             # COMMIT would then roll back without a word, so this last write must not pass.
@@ -449,8 +450,10 @@ class EventProcessor:
         return head
 
     def _stored_position(self) -> int:
-        row = self._conn.execute(GET_CHECKPOINT, [self.name]).fetchone()
-        return int(row[0]) if row else 0
+        # fetchall, not fetchone: an unfinished result would make DuckDB 2.0 refuse the
+        # connection's next sql(), and learners share this connection for their own SQL.
+        rows = self._conn.execute(GET_CHECKPOINT, [self.name]).fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def _check_open(self) -> None:
         if self._closed:
@@ -685,7 +688,7 @@ def on_user_created(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
         event.global_position,
         event.aggregate_id,
     ]
-    if conn.execute(RESET_USER, row).fetchone() == (0,):  # no row yet: the usual case
+    if conn.execute(RESET_USER, row).fetchall() == [(0,)]:  # no row yet: the usual case
         conn.execute(INSERT_USER, row)
 
 

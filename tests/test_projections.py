@@ -802,3 +802,9 @@ def test_two_read_models_can_share_one_database(
         (9,),
         (9,),
     ]
+
+
+def test_a_connection_shared_with_a_new_projection_accepts_sql_at_once() -> None:
+    conn = duckdb.connect()
+    UserQueryModel(InMemoryEventStore(), database=conn)
+    assert conn.sql("SELECT 1").fetchall() == [(1,)]
