@@ -80,6 +80,10 @@ class Repository(Generic[A]):
         """The aggregate as its stream says now (version 0 if it does not exist yet)."""
         return self.load_with_report(aggregate_id)[0]
 
+    def load_aggregate(self, aggregate_id: str) -> A:
+        """The reference design's name for :meth:`load`; the report is in ``last_report``."""
+        return self.load(aggregate_id)
+
     def load_with_report(self, aggregate_id: str) -> tuple[A, LoadReport]:
         check_aggregate_id(aggregate_id)
         kind = self.aggregate_class.aggregate_type

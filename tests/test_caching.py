@@ -467,3 +467,13 @@ def test_a_cached_10000_event_stream_reads_no_events_and_then_exactly_the_new_on
     # In total: one full replay, then nothing, nothing, and the one new event.
     assert cached.repository.events_read == LONG + 1
     assert cached.repository.loads == 4
+
+
+def test_load_aggregate_is_load_and_leaves_its_report() -> None:
+    store = InMemoryEventStore()
+    CommandProcessor(store, User).process_command(CreateUser("u-1", "ada@example.com", "Ada"))
+    repository = Repository(store, User, snapshots=InMemorySnapshotStore(), snapshot_interval=1)
+    user = repository.load_aggregate("u-1")
+    assert (user.version, user.name) == (1, "Ada")
+    assert repository.last_report is not None
+    assert (repository.last_report.source, repository.last_report.events_read) == ("replay", 1)
