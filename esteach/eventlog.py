@@ -40,8 +40,14 @@ def write_jsonl(events: Iterable[Event], path: str | os.PathLike[str]) -> int:
 def read_jsonl(path: str | os.PathLike[str]) -> list[Event]:
     """Read events written by :func:`write_jsonl`; a bad line is named by its number."""
     events: list[Event] = []
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
+    with open(path, "rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidEventData(
+                    f"{path}, line {number}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+                ) from None
             if not line.strip():
                 continue
             try:

@@ -35,7 +35,9 @@ __all__ = [
     "EventMetadata",
     "EventRegistry",
     "NewEvent",
+    "check_event_id",
     "check_field_types",
+    "check_text",
     "ensure_json_data",
     "registry",
 ]
@@ -51,27 +53,50 @@ def _describe(path: str, value: object) -> str:
     return f"{path} is {type(value).__name__} {value!r:.60}"
 
 
-def _json_copy(value: object, path: str) -> Any:
+MAX_DEPTH = 100
+"""How deeply event data may nest lists and objects."""
+
+
+def check_text(value: str, what: str, error: type[InvalidInput] = InvalidInput) -> str:
+    """Return ``value`` if it is valid Unicode text (it encodes as UTF-8), else raise ``error``."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise error(
+            f"{what} is not valid Unicode text: {exc.reason} at position {exc.start} "
+            f"({value[exc.start]!r}, half of a UTF-16 surrogate pair?); UTF-8 cannot store it"
+        ) from None
+    return value
+
+
+def _json_copy(value: object, path: str, depth: int = 0) -> Any:
     # Checked by hand rather than by json.dumps: json.dumps silently turns tuples into lists and
     # int keys into strings, so a round trip would not give back what was stored.
-    if value is None or isinstance(value, (str, bool, int)):
+    if isinstance(value, str):
+        return check_text(value, path, InvalidEventData)
+    if value is None or isinstance(value, (bool, int)):
         return value
+    if depth >= MAX_DEPTH and isinstance(value, (list, dict)):
+        raise InvalidEventData(
+            f"{path} nests lists and objects more than {MAX_DEPTH} levels deep; flatten the data"
+        )
     if isinstance(value, float):
         if math.isfinite(value):
             return value
         raise InvalidEventData(f"{_describe(path, value)}: JSON has no NaN or infinity")
     if isinstance(value, list):
-        return [_json_copy(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_json_copy(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
     if isinstance(value, dict):
-        copy = {}
+        copied = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidEventData(
                     f"{path} has key {key!r} of type {type(key).__name__}: JSON object keys "
                     f"must be strings"
                 )
-            copy[key] = _json_copy(item, f"{path}[{key!r}]")
-        return copy
+            check_text(key, f"{path} key {key!r}", InvalidEventData)
+            copied[key] = _json_copy(item, f"{path}[{key!r}]", depth + 1)
+        return copied
     hint = " (store datetimes as ISO 8601 strings)" if isinstance(value, datetime) else ""
     raise InvalidEventData(
         f"{_describe(path, value)}, which is not JSON: use str, int, float, bool, None, "
@@ -152,6 +177,22 @@ def freeze(value: Any) -> Any:
     return value
 
 
+MAX_EVENT_ID_LENGTH = 256
+
+
+def check_event_id(event_id: object) -> str:
+    """Return ``event_id`` if it is a usable event id, else raise :class:`InvalidInput`."""
+    if not isinstance(event_id, str) or not event_id.strip():
+        raise InvalidInput(f"event id must be a non-empty str, got {event_id!r:.60}")
+    if len(event_id) > MAX_EVENT_ID_LENGTH:
+        raise InvalidInput(
+            f"event id is {len(event_id)} characters long; at most {MAX_EVENT_ID_LENGTH} allowed"
+        )
+    if any(ch in event_id for ch in "\x00\n\r\t"):
+        raise InvalidInput(f"event id {event_id!r:.60} contains control characters")
+    return check_text(event_id, "event id")
+
+
 def check_event_type(event_type: object) -> str:
     """Return ``event_type`` if it is a business name like ``"UserCreated"``, else raise."""
     if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
@@ -183,8 +224,11 @@ class EventMetadata:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise InvalidInput(f"metadata {name} must be a str or None, got {value!r}")
+            if value is not None:
+                check_text(value, f"metadata {name}")
         if not isinstance(self.source, str):
             raise InvalidInput(f"metadata source must be a str, got {self.source!r}")
+        check_text(self.source, "metadata source")
         version = self.schema_version
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise InvalidInput(f"metadata schema_version must be an int >= 1, got {version!r}")
@@ -248,8 +292,8 @@ class NewEvent:
             raise InvalidInput(f"aggregate_type must be a str, got {self.aggregate_type!r}")
         if not isinstance(self.metadata, EventMetadata):
             raise InvalidInput(f"metadata must be an EventMetadata, got {self.metadata!r}")
-        if self.id is not None and (not isinstance(self.id, str) or not self.id.strip()):
-            raise InvalidInput(f"event id must be a non-empty str or None, got {self.id!r}")
+        if self.id is not None:
+            check_event_id(self.id)
 
 
 @dataclass(frozen=True, slots=True)

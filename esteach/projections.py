@@ -43,7 +43,7 @@ import duckdb
 from esteach.domains.account import CLOSED, OPEN
 from esteach.domains.user import ACTIVE, DEACTIVATED
 from esteach.errors import EsteachError, InvalidInput
-from esteach.events import Event, EventRegistry, check_event_type
+from esteach.events import Event, EventRegistry, check_event_type, check_text
 from esteach.events import registry as default_registry
 from esteach.store.base import EventStore
 
@@ -783,7 +783,7 @@ class UserQueryModel(Projection):
     def get_user(self, user_id: str) -> UserView | None:
         if not isinstance(user_id, str):
             raise InvalidInput(f"user_id must be a str, got {type(user_id).__name__} {user_id!r}")
-        rows = self.processor.query(GET_USER, [user_id])
+        rows = self.processor.query(GET_USER, [check_text(user_id, "user_id")])
         return _user(rows[0]) if rows else None
 
     def list_users(self, page: int = 1, page_size: int = 20) -> list[UserView]:
@@ -795,6 +795,7 @@ class UserQueryModel(Projection):
         """Users whose name or email contains ``query``, ignoring case; newest first."""
         if not isinstance(query, str):
             raise InvalidInput(f"query must be a str, got {type(query).__name__} {query!r:.40}")
+        check_text(query, "query")
         limit, offset = check_page(page, page_size)
         rows = self.processor.query(SEARCH_USERS, [query, query, limit, offset])
         return [_user(row) for row in rows]

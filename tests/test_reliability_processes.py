@@ -222,12 +222,6 @@ def test_a_read_only_open_from_another_process_is_refused_too_while_a_writer_hol
         assert reader.head_position() == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the store's advice on a lock conflict says 'open it read_only=True from a "
-    "process that does not write it', but while another process writes the file DuckDB refuses "
-    "read_only opening too (the test above); the advice sends learners into a second refusal",
-)
 def test_the_lock_error_does_not_advise_read_only_opening_which_duckdb_refuses_too(
     tmp_path: Path, children: list[Child]
 ) -> None:
@@ -302,13 +296,6 @@ def _read_only_missing_file(tmp_path: Path) -> tuple[Path, bool]:
     return tmp_path / "missing.duckdb", True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: every failure to open a DuckDB file gets the hint about another process "
-    "holding it ('close the other process (or its notebook kernel)'), also when the file is not "
-    "a database, is a directory, its folder or the file itself is missing, or this very process "
-    "holds it with another configuration; the hint belongs to lock conflicts only",
-)
 @pytest.mark.parametrize(
     "make",
     [_not_a_database, _a_directory, _missing_parent, _read_only_missing_file, "same-process"],

@@ -25,7 +25,14 @@ from typing import Final, Literal, Protocol, runtime_checkable
 
 from esteach.determinism import IdFactory
 from esteach.errors import DuplicateEventId, InvalidInput, WrongExpectedVersion
-from esteach.events import Event, NewEvent, check_event_type, ensure_json_data
+from esteach.events import (
+    Event,
+    NewEvent,
+    check_event_id,
+    check_event_type,
+    check_text,
+    ensure_json_data,
+)
 
 __all__ = [
     "ANY",
@@ -120,7 +127,7 @@ def check_aggregate_id(aggregate_id: object) -> str:
         )
     if any(ch in aggregate_id for ch in "\x00\n\r\t"):
         raise InvalidInput(f"aggregate_id {aggregate_id!r:.60} contains control characters")
-    return aggregate_id
+    return check_text(aggregate_id, "aggregate_id")
 
 
 def check_expected_version(expected_version: object) -> ExpectedVersion:
@@ -173,7 +180,7 @@ def ensure_new_events(
                 f"events[{i}] is a {type(event).__name__}, not a NewEvent; wrap domain events "
                 f"with NewEvent(event_type=..., data=...) or let CommandProcessor do it"
             )
-        event_id = event.id if event.id is not None else ids()
+        event_id = event.id if event.id is not None else check_event_id(ids())
         if event_id in seen:
             raise DuplicateEventId(f"event id {event_id!r} appears twice in one append")
         seen.add(event_id)
@@ -267,6 +274,7 @@ def check_bulk(
         if not isinstance(event, Event):
             raise InvalidInput(f"bulk_import item {i} is a {type(event).__name__}, not an Event")
         check_aggregate_id(event.aggregate_id)
+        check_event_id(event.id)
         check_event_type(event.event_type)
         ensure_json_data(event.data, f"bulk_import item {i} data")
         if event.id in seen:

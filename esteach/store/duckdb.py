@@ -82,6 +82,7 @@ CREATE INDEX IF NOT EXISTS events_by_stream ON events (aggregate_id);
 """
 
 HEAD = "SELECT coalesce(max(global_position), 0), max(timestamp) FROM events"
+HAS_EVENTS = "SELECT 1 FROM information_schema.tables WHERE table_name = 'events'"
 STREAM_VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE aggregate_id = ?"
 # OFFSET 0 keeps the aggregate_id index lookup apart from the version filter, which would
 # otherwise switch the index off.
@@ -197,15 +198,19 @@ class DuckDBEventStore:
             self._conn.execute("SET TimeZone = 'UTC'")  # timestamps are UTC; so is every comparison
         except duckdb.Error as exc:
             raise EventStoreError(
-                f"cannot open DuckDB file {self.path!r}: {exc}. DuckDB lets one process at a "
-                f"time open a file for writing; close the other process (or its notebook "
-                f"kernel), or open it read_only=True from a process that does not write it."
+                f"cannot open DuckDB file {self.path!r}: {exc}{_hint(exc)}"
             ) from exc
         self._conn_lock = threading.RLock()
         if threads is not None:
             self._conn.execute(f"SET threads = {int(threads)}")
         if not read_only:
             self._conn.execute(SCHEMA)
+        elif not self._conn.execute(HAS_EVENTS).fetchall():
+            self._conn.close()
+            raise EventStoreError(
+                f"{self.path!r} has no events table: it is not an event store (a read model's "
+                f"or a snapshot file, perhaps). Open the file your DuckDBEventStore writes."
+            )
         with _databases_lock:
             database = _databases.get(key)
             if database is None:
@@ -353,7 +358,7 @@ class DuckDBEventStore:
     ) -> list[Event]:
         check_event_type(event_type)
         limit = check_limit(limit)
-        params = [event_type, check_position(from_position), NO_LIMIT if limit is None else limit]
+        params = [event_type, check_position(from_position), _limit(limit)]
         return self._rows(BY_TYPE, params)
 
     def get_events_since(self, timestamp: datetime) -> list[Event]:
@@ -363,7 +368,7 @@ class DuckDBEventStore:
 
     def read_all(self, from_position: int = 0, limit: int | None = None) -> list[Event]:
         limit = check_limit(limit)
-        params = [check_position(from_position), NO_LIMIT if limit is None else limit]
+        params = [check_position(from_position), _limit(limit)]
         return self._rows(ALL, params)
 
     def stream_version(self, aggregate_id: str) -> int:
@@ -439,6 +444,28 @@ def _one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     # connection's next sql() with "connection has an unfinished result".
     rows = result.fetchall()
     return rows[0] if rows else None
+
+
+def _hint(exc: duckdb.Error) -> str:
+    """What to do about an open failure, for the failures that have a known remedy."""
+    message = str(exc)
+    if "Could not set lock" in message:
+        return (
+            ". Another process writes this file, and while it does DuckDB refuses every other "
+            "process, read_only=True included: close that process (or its notebook kernel) "
+            "first. Several processes may open a file read_only=True when none writes it."
+        )
+    if "different configuration" in message:
+        return (
+            ". This process already has the file open with other settings (read_only or not): "
+            "close that store first, or open it the same way."
+        )
+    return ""
+
+
+def _limit(limit: int | None) -> int:
+    # DuckDB's LIMIT is a BIGINT: a bigger Python int would not convert, and means "all" anyway.
+    return NO_LIMIT if limit is None else min(limit, NO_LIMIT)
 
 
 def _dumps(data: dict[str, Any]) -> str:

@@ -438,8 +438,9 @@ print("stream:", [(e.event_type, e.version) for e in store.get_events("ada")])
 # A DuckDB database file can be opened for writing by **one process at a time**. A second
 # process that tries gets an error at once: DuckDB locks the file. `DuckDBEventStore` turns that
 # into an `EventStoreError` that says what to do: close the other process (often another
-# notebook kernel still running), or open the file with `read_only=True` from a process that
-# only reads.
+# notebook kernel still running). While one process writes the file, DuckDB refuses every
+# other process, even one that only wants to read (`read_only=True`); several processes may
+# read a file together when none writes it.
 #
 # So with DuckDB, the "two processes" of section 7 cannot even write the same file; several
 # writers mean several threads in one process, and the expected-version check orders them. The
@@ -465,7 +466,7 @@ try:
     DuckDBEventStore(sys.argv[1])
 except EventStoreError as error:
     print("refused:", type(error).__name__)
-    print("the message explains the one-writer rule:", "one process at a time" in str(error))
+    print("the message explains the one-writer rule:", "Another process writes this file" in str(error))
 else:
     print("opened the file too")
 """
