@@ -5,6 +5,8 @@
     python3 run.py lab [ARGS...]       set up, then start JupyterLab in notebooks/
     python3 run.py test [ARGS...]      set up, then ruff, ruff format, mypy, pytest [ARGS]
     python3 run.py notebooks [NAMES]   set up, then rebuild notebooks from notebooks/src
+    python3 run.py exercises [NAMES]   set up, then rebuild the exercise notebooks (learner and
+                                       solved copies) from notebooks/exercises/src
 
 Set-up re-installs only when pyproject.toml changed since the last install.
 """
@@ -121,7 +123,11 @@ def notebooks(names: list[str]) -> int:
     return run(venv_python("tools/build_notebooks.py", *names))
 
 
-COMMANDS = {"lab": lab, "test": test, "notebooks": notebooks}
+def exercises(names: list[str]) -> int:
+    return run(venv_python("tools/build_exercises.py", *names))
+
+
+COMMANDS = {"lab": lab, "test": test, "notebooks": notebooks, "exercises": exercises}
 
 
 def main(argv: list[str]) -> int:

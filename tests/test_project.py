@@ -18,6 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+# The exercise notebooks, learner and solved copies (tests/test_exercises_notebooks.py checks them
+# against their sources); nbval runs them with the lessons.
+EXERCISE_PATHS = sorted((NOTEBOOKS / "exercises").glob("*.ipynb"))
 
 # pip name -> conda-forge name, for the packages whose names differ. Add to it, never around it.
 CONDA_NAMES = {"duckdb": "python-duckdb"}
@@ -172,7 +175,13 @@ def test_ci_runs_exactly_the_test_command_that_the_readme_gives() -> None:
         and not line.lstrip().startswith("#")
         and not line.startswith(("set ", "cd "))
     ]
-    assert commands == [TEST_COMMAND], f".ci/run should run only `{TEST_COMMAND}`, runs {commands}"
+    assert commands and commands[-1] == TEST_COMMAND, (
+        f".ci/run should end with `{TEST_COMMAND}`, runs {commands}"
+    )
+    # Before it, .ci/run only installs what pip cannot (Debian's chromium, for
+    # tests/test_browser.py); it runs no check of its own that the README's command does not.
+    checks = [line for line in commands[:-1] if re.search(r"run\.py|pytest|ruff|mypy", line)]
+    assert not checks, f".ci/run should run only `{TEST_COMMAND}`, also runs {checks}"
 
 
 def test_run_py_asks_for_the_python_that_pyproject_requires() -> None:
@@ -201,7 +210,7 @@ def test_every_notebook_has_a_source_and_every_source_a_notebook() -> None:
     )
 
 
-def test_pytest_collects_every_top_level_notebook_and_no_other() -> None:
+def test_pytest_collects_every_lesson_and_exercise_notebook_and_no_other() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q"],
         cwd=ROOT,
@@ -212,7 +221,8 @@ def test_pytest_collects_every_top_level_notebook_and_no_other() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     collected = {line.split("::")[0] for line in result.stdout.splitlines() if ".ipynb::" in line}
-    expected = {path.relative_to(ROOT).as_posix() for path in NOTEBOOK_PATHS}
+    expected = {path.relative_to(ROOT).as_posix() for path in NOTEBOOK_PATHS + EXERCISE_PATHS}
+    assert EXERCISE_PATHS, "no exercise notebooks: run `python3 run.py exercises`"
     assert collected == expected, (
         f"nbval collects {sorted(collected)}, but notebooks/ holds {sorted(expected)}; "
         "check testpaths, addopts and norecursedirs in pyproject.toml"

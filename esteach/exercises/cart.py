@@ -1,0 +1,188 @@
+"""A shopping cart: the small domain of the exercises on commands and events (notebook 01).
+
+:class:`CartBase` holds the state and decides every command except ``AddItem``; it leaves
+``apply_event`` (exercise 1.1) and the decision for ``AddItem`` (exercise 1.2) to the learner.
+
+State: ``customer`` (str), ``items`` (a dict: sku -> quantity) and ``status`` (``None`` until
+opened, then ``"open"``, then ``"checked_out"``).
+
+>>> cart = CartBase("cart-1")
+>>> cart.handle_command(OpenCart("cart-1", "Ada"))
+[CartOpened(cart_id='cart-1', customer='Ada')]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from esteach.aggregate import Aggregate, Command
+from esteach.errors import AggregateNotFound, DomainError, InvalidCommand
+from esteach.events import DomainEvent
+
+__all__ = [
+    "CHECKED_OUT",
+    "MAX_PER_ITEM",
+    "OPEN",
+    "AddItem",
+    "CartAlreadyCheckedOut",
+    "CartAlreadyOpen",
+    "CartBase",
+    "CartCheckedOut",
+    "CartCommand",
+    "CartNotFound",
+    "CartOpened",
+    "CheckOut",
+    "EmptyCart",
+    "InvalidQuantity",
+    "ItemAdded",
+    "ItemLimitReached",
+    "ItemNotInCart",
+    "ItemRemoved",
+    "OpenCart",
+    "RemoveItem",
+]
+
+OPEN: Final = "open"
+CHECKED_OUT: Final = "checked_out"
+MAX_PER_ITEM: Final = 10
+
+# --- commands --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CartCommand(Command):
+    id_field = "cart_id"
+
+
+@dataclass(frozen=True)
+class OpenCart(CartCommand):
+    cart_id: str
+    customer: str
+
+
+@dataclass(frozen=True)
+class AddItem(CartCommand):
+    cart_id: str
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class RemoveItem(CartCommand):
+    cart_id: str
+    sku: str
+
+
+@dataclass(frozen=True)
+class CheckOut(CartCommand):
+    cart_id: str
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CartOpened(DomainEvent):
+    cart_id: str
+    customer: str
+
+
+@dataclass(frozen=True)
+class ItemAdded(DomainEvent):
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ItemRemoved(DomainEvent):
+    sku: str
+
+
+@dataclass(frozen=True)
+class CartCheckedOut(DomainEvent):
+    pass
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+class CartNotFound(AggregateNotFound):
+    """A command for a cart that was never opened."""
+
+
+class CartAlreadyOpen(DomainError):
+    """``OpenCart`` for a cart that is open already."""
+
+
+class CartAlreadyCheckedOut(DomainError):
+    """A change to a cart that has been checked out."""
+
+
+class InvalidQuantity(DomainError):
+    """A quantity below 1 or above :data:`MAX_PER_ITEM`."""
+
+
+class ItemLimitReached(DomainError):
+    """More than :data:`MAX_PER_ITEM` of one sku in a cart."""
+
+
+class ItemNotInCart(DomainError):
+    """``RemoveItem`` for a sku the cart does not hold."""
+
+
+class EmptyCart(DomainError):
+    """``CheckOut`` of a cart with nothing in it."""
+
+
+# --- the aggregate, less what the exercises ask for ------------------------------------------
+
+
+class CartBase(Aggregate):
+    """A cart's state and its decisions for ``OpenCart``, ``RemoveItem`` and ``CheckOut``.
+
+    Subclasses add ``apply_event`` (exercise 1.1) and the ``AddItem`` decision (exercise 1.2).
+    """
+
+    aggregate_type = "Cart"  # the stream's type for every subclass: yours and the reference
+    command_types = (CartCommand,)
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.customer = ""
+        self.items: dict[str, int] = {}
+        self.status: str | None = None  # None until opened
+
+    @property
+    def exists(self) -> bool:
+        return self.status is not None
+
+    def handle_command(self, command: Any) -> list[DomainEvent]:
+        self.check_target(command)
+        if isinstance(command, OpenCart):
+            if self.exists:
+                raise CartAlreadyOpen(f"cart {self.aggregate_id!r} is open already")
+            return [CartOpened(command.cart_id, command.customer)]
+        if isinstance(command, AddItem):
+            raise NotImplementedError(
+                "CartBase leaves AddItem to you (exercise 1.2): decide it in your "
+                "handle_command, and pass only the other commands to super().handle_command"
+            )
+        if not self.exists:
+            raise CartNotFound(f"cart {self.aggregate_id!r} does not exist; open it first")
+        if self.status == CHECKED_OUT:
+            raise CartAlreadyCheckedOut(f"cart {self.aggregate_id!r} is checked out")
+        if isinstance(command, RemoveItem):
+            if command.sku not in self.items:
+                raise ItemNotInCart(f"cart {self.aggregate_id!r} holds no {command.sku!r}")
+            return [ItemRemoved(command.sku)]
+        if isinstance(command, CheckOut):
+            if not self.items:
+                raise EmptyCart(f"cart {self.aggregate_id!r} is empty; add an item first")
+            return [CartCheckedOut()]
+        raise InvalidCommand(f"a cart does not handle {type(command).__name__}")
+
+    def apply_event(self, event: Any) -> None:
+        raise NotImplementedError(
+            "CartBase leaves apply_event to you (exercise 1.1): define it in your Cart class"
+        )

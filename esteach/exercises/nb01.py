@@ -1,0 +1,475 @@
+"""Exercises for notebook 01, commands and events: a shopping cart.
+
+* ``ex1`` (1.1): write ``apply_event`` for the cart's four events.
+* ``ex2`` (1.2): enforce the rules of ``AddItem`` in ``handle_command``.
+* ``ex3`` (1.3): write the given / when / then test of one rule.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from esteach.errors import DomainError
+from esteach.events import DomainEvent
+from esteach.exercises.cart import (
+    MAX_PER_ITEM,
+    AddItem,
+    CartAlreadyCheckedOut,
+    CartBase,
+    CartCheckedOut,
+    CartNotFound,
+    CartOpened,
+    InvalidQuantity,
+    ItemAdded,
+    ItemLimitReached,
+    ItemRemoved,
+    RemoveItem,
+)
+from esteach.exercises.checking import call, call_pure, recorded
+from esteach.exercises.core import Exercise, NotYet, describe_error
+from esteach.exercises.purity import describe, watch
+from esteach.testing import given
+
+__all__ = ["Cart", "CartWithRules", "ex1", "ex2", "ex3", "test_checked_out_cart_takes_no_items"]
+
+
+# --- reference solutions ----------------------------------------------------------------------
+
+
+class Cart(CartBase):
+    """Exercise 1.1: the cart, with its ``apply_event``."""
+
+    def apply_event(self, event: DomainEvent) -> None:
+        if isinstance(event, CartOpened):
+            self.customer = event.customer
+            self.status = "open"
+        elif isinstance(event, ItemAdded):
+            self.items[event.sku] = self.items.get(event.sku, 0) + event.quantity
+        elif isinstance(event, ItemRemoved):
+            self.items.pop(event.sku, None)  # nothing to remove is fine: the event happened
+        elif isinstance(event, CartCheckedOut):
+            self.status = "checked_out"
+
+
+class CartWithRules(Cart):
+    """Exercise 1.2: the cart, deciding ``AddItem`` by its rules."""
+
+    def handle_command(self, command: Any) -> list[DomainEvent]:
+        if isinstance(command, AddItem):
+            if not self.exists:
+                raise CartNotFound(f"cart {self.aggregate_id!r} does not exist")
+            if self.status == "checked_out":
+                raise CartAlreadyCheckedOut(f"cart {self.aggregate_id!r} is checked out")
+            if not 1 <= command.quantity <= 10:
+                raise InvalidQuantity(f"a quantity is 1 to 10, got {command.quantity}")
+            if self.items.get(command.sku, 0) + command.quantity > 10:
+                raise ItemLimitReached(f"a cart holds at most 10 of {command.sku!r}")
+            return [ItemAdded(command.sku, command.quantity)]
+        return super().handle_command(command)
+
+
+def test_checked_out_cart_takes_no_items(cart_class: type[CartBase]) -> None:
+    """Exercise 1.3: rule 2 of exercise 1.2, as a scenario."""
+    given(
+        CartOpened("cart-1", "Ada"),
+        ItemAdded("tea", 1),
+        CartCheckedOut(),
+        aggregate=cart_class,
+    ).when(AddItem("cart-1", "cake", 1)).then_raises(CartAlreadyCheckedOut)
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+
+def _require_cart_class(answer: object, name: str) -> type[CartBase]:
+    if not (isinstance(answer, type) and issubclass(answer, CartBase)):
+        raise NotYet(
+            f"pass your class itself, a subclass of CartBase: ex.check({name}), got "
+            f"{type(answer).__name__}",
+            mistake="wrong answer type",
+        )
+    return answer
+
+
+def _cart_from(cart_class: type[CartBase], history: list[DomainEvent]) -> CartBase:
+    cart_id = "cart-1"
+    cart = cart_class(cart_id)
+    for event in recorded(cart_class.aggregate_type, cart_id, history):
+        cart.apply(event)
+    return cart
+
+
+def _history(events: list[DomainEvent]) -> str:
+    return "[" + ", ".join(repr(event) for event in events) + "]"
+
+
+# --- 1.1: apply_event -------------------------------------------------------------------------
+
+_HISTORY: list[DomainEvent] = [
+    CartOpened("cart-1", "Ada"),
+    ItemAdded("tea", 2),
+    ItemAdded("cake", 1),
+    ItemAdded("tea", 1),
+    ItemRemoved("cake"),
+    CartCheckedOut(),
+]
+# Recorded by an older release that let a customer remove what was never added: a fact now.
+_OLD_RELEASE: list[DomainEvent] = [
+    CartOpened("cart-1", "Bob"),
+    ItemRemoved("jam"),
+    ItemAdded("jam", 1),
+]
+_RULE_OF = {CartOpened: 1, ItemAdded: 2, ItemRemoved: 3, CartCheckedOut: 4}
+
+
+def _state_mistake(event: DomainEvent, field: str, got: object, want: object) -> NotYet:
+    rule = _RULE_OF.get(type(event), 5)
+    if field == "items" and isinstance(got, dict) and isinstance(want, dict):
+        if isinstance(event, ItemAdded) and got.get(event.sku) == event.quantity:
+            return NotYet(
+                f"after {event!r}, items is {got!r}, expected {want!r}: the new quantity "
+                f"replaced the count instead of adding to it (rule 2)",
+                mistake="replaced instead of added",
+                hint="self.items.get(sku, 0) is the count so far (0 for a new sku); add the "
+                "event's quantity to it.",
+            )
+        if isinstance(event, ItemRemoved) and event.sku in got:
+            return NotYet(
+                f"after {event!r}, items is {got!r}, expected {want!r}: the line must leave "
+                f"items entirely (rule 3)",
+                mistake="removed line kept",
+                hint="self.items.pop(event.sku, None) removes the line, and does nothing when "
+                "the sku is not there.",
+            )
+    return NotYet(
+        f"after {event!r}, {field} is {got!r}, expected {want!r} (rule {rule})",
+        mistake="wrong state",
+    )
+
+
+def _check_history(cart_class: type[CartBase], history: list[DomainEvent]) -> None:
+    cart_id = "cart-1"
+    cart = call(cart_class, cart_id, doing=f"{cart_class.__name__}({cart_id!r})")
+    reference = Cart(cart_id)
+    envelopes = recorded(cart_class.aggregate_type, cart_id, history)
+    for event, envelope in zip(history, envelopes, strict=True):
+        try:
+            call_pure(
+                cart.apply,
+                envelope,
+                doing=f"applying {event!r}",
+                what="apply_event",
+                rule="rule 5, apply only assigns state from the event; a replay next year "
+                "must give the same cart",
+                mistake="impure apply_event",
+                hint="The event carries everything apply_event needs. Delete the call; if you "
+                "need the time an event happened, it is the recorded event's timestamp, which "
+                "the store sets, never apply_event.",
+            )
+        except NotYet as verdict:
+            cause = verdict.__cause__
+            if isinstance(event, ItemRemoved) and isinstance(cause, (KeyError, DomainError)):
+                raise NotYet(
+                    f"applying {event!r} for a sku the cart does not hold raised "
+                    f"{describe_error(cause)}: an event is a fact that already happened; "
+                    f"apply it without checks (rule 3)",
+                    mistake="apply_event refuses an event",
+                    hint="del self.items[sku] fails when the sku is missing; "
+                    "self.items.pop(sku, None) does not.",
+                ) from cause
+            raise
+        reference.apply(envelope)
+        for field in ("customer", "items", "status"):
+            got, want = getattr(cart, field, None), getattr(reference, field)
+            if got != want:
+                raise _state_mistake(event, field, got, want)
+
+
+def check_apply_event(cart_class: object) -> str:
+    checked = _require_cart_class(cart_class, "Cart")
+    if checked.apply_event is CartBase.apply_event:
+        raise NotYet("your class has no apply_event of its own", mistake="no apply_event")
+    _check_history(checked, _HISTORY)
+    _check_history(checked, _OLD_RELEASE)
+    return (
+        "apply_event rebuilds every cart from its events, including a history an old release "
+        "recorded, and touches neither the clock nor I/O"
+    )
+
+
+ex1 = Exercise(
+    "1.1",
+    "Apply the cart's events",
+    ["Cart"],
+    check_apply_event,
+    [Cart],
+    [
+        "One branch per event type: if isinstance(event, CartOpened): ... elif "
+        "isinstance(event, ItemAdded): ...",
+        "The state is self.customer, self.items (a dict: sku -> quantity) and self.status; "
+        "CartBase.__init__ sets them up empty.",
+        "ItemAdded: self.items[event.sku] = self.items.get(event.sku, 0) + event.quantity. "
+        "ItemRemoved: self.items.pop(event.sku, None).",
+    ],
+)
+
+
+# --- 1.2: a rule in handle_command ------------------------------------------------------------
+
+_OPENED = CartOpened("cart-1", "Ada")
+_CHECKED_OUT = [_OPENED, ItemAdded("tea", 1), CartCheckedOut()]
+_SEVEN_TEA = [_OPENED, ItemAdded("tea", 7)]
+Expected = list[DomainEvent] | type[DomainError]
+_SCENARIOS: list[tuple[str, list[DomainEvent], Any, Expected, int]] = [
+    ("an open cart", [_OPENED], AddItem("cart-1", "tea", 2), [ItemAdded("tea", 2)], 5),
+    ("a cart never opened", [], AddItem("cart-1", "tea", 2), CartNotFound, 1),
+    ("a checked-out cart", _CHECKED_OUT, AddItem("cart-1", "cake", 1), CartAlreadyCheckedOut, 2),
+    ("an open cart", [_OPENED], AddItem("cart-1", "tea", 0), InvalidQuantity, 3),
+    ("an open cart", [_OPENED], AddItem("cart-1", "tea", -1), InvalidQuantity, 3),
+    ("an open cart", [_OPENED], AddItem("cart-1", "tea", 11), InvalidQuantity, 3),
+    ("an open cart", [_OPENED], AddItem("cart-1", "tea", 10), [ItemAdded("tea", 10)], 3),
+    ("a cart with 7 tea", _SEVEN_TEA, AddItem("cart-1", "tea", 3), [ItemAdded("tea", 3)], 4),
+    ("a cart with 7 tea", _SEVEN_TEA, AddItem("cart-1", "tea", 4), ItemLimitReached, 4),
+    ("a cart with 7 tea", _SEVEN_TEA, AddItem("cart-1", "cake", 4), [ItemAdded("cake", 4)], 4),
+    # The rules are checked in order: the first broken one names the error.
+    ("a cart never opened", [], AddItem("cart-1", "tea", 0), CartNotFound, 1),
+    ("a checked-out cart", _CHECKED_OUT, AddItem("cart-1", "cake", 0), CartAlreadyCheckedOut, 2),
+    (
+        "a cart with tea",
+        [_OPENED, ItemAdded("tea", 1)],
+        RemoveItem("cart-1", "tea"),
+        [ItemRemoved("tea")],
+        0,
+    ),
+]
+
+
+def _decide(cart: CartBase, command: Any) -> tuple[object, list[Any]]:
+    def run() -> object:
+        try:
+            return cart.handle_command(command)
+        except Exception as error:
+            return error
+
+    return watch(run)
+
+
+def _judge(
+    label: str, command: Any, outcome: object, expected: Expected, rule: int, held: int
+) -> None:
+    """Compare a decision with the expected one; ``held`` is how many of the sku the cart held."""
+    where = f"given {label}, {command!r}"
+    if isinstance(outcome, NotImplementedError) and isinstance(command, AddItem):
+        raise NotYet(
+            f"{where} went on to CartBase.handle_command, which leaves AddItem to you: return "
+            f"the events from your AddItem branch, or raise",
+            mistake="AddItem not decided",
+        )
+    if isinstance(expected, list):
+        if isinstance(outcome, Exception):
+            too_strict = (
+                isinstance(outcome, ItemLimitReached)
+                and isinstance(command, AddItem)
+                and held + command.quantity == MAX_PER_ITEM
+            )
+            raise NotYet(
+                f"{where} raised {describe_error(outcome)}, but should decide {expected!r}"
+                + (
+                    f": {held} in the cart + {command.quantity} more = 10, and 10 of one sku "
+                    f"are allowed (rule 4)"
+                    if too_strict
+                    else ""
+                )
+                + (f" (rule {rule})" if rule and not too_strict else ""),
+                mistake="off by one" if too_strict else "rule too strict",
+            )
+        if not isinstance(outcome, list):
+            raise NotYet(
+                f"{where} returned {outcome!r}: handle_command returns a list of events, such "
+                f"as [ItemAdded(sku, quantity)]",
+                mistake="not a list",
+            )
+        if outcome != expected:
+            raise NotYet(f"{where} decided {outcome!r}, expected {expected!r}", mistake="wrong")
+        return
+    if not isinstance(outcome, Exception):
+        if rule == 4:
+            why = "7 already in the cart + 4 more = 11, above 10 (rule 4)"
+            hint = "Count what the cart holds already: self.items.get(command.sku, 0)."
+        else:
+            why = f"rule {rule} says raise {expected.__name__}"
+            hint = None
+        raise NotYet(f"{where} decided {outcome!r}: {why}", mistake="rule missing", hint=hint)
+    if not isinstance(outcome, expected):
+        order = (
+            " The rules are checked in order, so the first one broken names the error."
+            if isinstance(outcome, DomainError)
+            else ""
+        )
+        raise NotYet(
+            f"{where} raised {describe_error(outcome)}, but rule {rule} asks for "
+            f"{expected.__name__}.{order}",
+            mistake="wrong error",
+            hint=f"raise {expected.__name__}(message): the cart's errors are imported in the "
+            f"setup cell, and the message can say what was wrong.",
+        )
+
+
+def check_add_item_rules(cart_class: object) -> str:
+    learner = _require_cart_class(cart_class, "CartWithRules")
+    # The learner's handle_command with the reference apply_event, so that a slip in 1.1 does
+    # not count twice.
+    checked = type(learner.__name__, (learner,), {"apply_event": Cart.apply_event})
+    for label, history, command, expected, rule in _SCENARIOS:
+        cart = _cart_from(checked, history)
+        held = cart.items.get(getattr(command, "sku", ""), 0)
+        before = copy.deepcopy(vars(cart))
+        outcome, impure = _decide(cart, command)
+        if impure:
+            raise NotYet(
+                f"given {label}, handle_command({command!r}) {describe(impure)}: deciding reads "
+                f"only the state and the command",
+                mistake="impure handle_command",
+            )
+        after = vars(cart)
+        if after != before:
+            changed = sorted(
+                k for k in after.keys() | before.keys() if after.get(k) != before.get(k)
+            )
+            raise NotYet(
+                f"given {label}, handle_command({command!r}) changed the cart's state "
+                f"({', '.join(changed)}) without an event: decide only, and let apply_event "
+                f"make the change once the event is recorded (rule 5)",
+                mistake="state changed in handle_command",
+                hint="Delete the assignment to self in handle_command; return "
+                "[ItemAdded(command.sku, command.quantity)] and nothing else.",
+            )
+        _judge(label, command, outcome, expected, rule, held)
+    return "AddItem is decided by all five rules, in order, and deciding changes nothing"
+
+
+ex2 = Exercise(
+    "1.2",
+    "Enforce the rules of AddItem",
+    ["CartWithRules"],
+    check_add_item_rules,
+    [CartWithRules],
+    [
+        "One if per rule, in the order of the rules, each raising its error; the last line "
+        "returns [ItemAdded(command.sku, command.quantity)].",
+        "The cart exists when self.exists is true; it is checked out when self.status == "
+        "'checked_out'.",
+        "Rule 4 counts what is in the cart already: self.items.get(command.sku, 0) + "
+        "command.quantity must be at most 10.",
+    ],
+)
+
+
+# --- 1.3: given / when / then -----------------------------------------------------------------
+
+
+class _LenientCart(CartWithRules):
+    """Lets items into a checked-out cart: rule 2 forgotten."""
+
+    ran = 0
+
+    def handle_command(self, command: Any) -> list[DomainEvent]:
+        type(self).ran += 1
+        if isinstance(command, AddItem) and self.status == "checked_out":
+            return [ItemAdded(command.sku, command.quantity)]
+        return super().handle_command(command)
+
+
+class _WrongErrorCart(CartWithRules):
+    """Refuses items for a checked-out cart, with the wrong error."""
+
+    ran = 0
+
+    def handle_command(self, command: Any) -> list[DomainEvent]:
+        type(self).ran += 1
+        if isinstance(command, AddItem) and self.status == "checked_out":
+            raise CartNotFound(f"cart {self.aggregate_id!r} is gone")
+        return super().handle_command(command)
+
+
+def _run_test(test: Callable[..., Any], cart_class: type[CartBase]) -> BaseException | None:
+    try:
+        test(cart_class)
+    except Exception as error:
+        return error
+    return None
+
+
+def check_rule_test(test: object) -> str:
+    if not callable(test):
+        raise NotYet("pass your test function itself: ex3.check(test_...)", mistake="not callable")
+    failure = _run_test(test, CartWithRules)
+    if isinstance(failure, TypeError) and "argument" in str(failure):
+        raise NotYet(
+            f"your test raised {describe_error(failure)}: it takes one argument, the cart "
+            f"class to test, and passes it to given(..., aggregate=cart_class)",
+            mistake="test signature",
+        )
+    if isinstance(failure, NotImplementedError):
+        raise NotYet(
+            "your test ran CartBase, which has no apply_event: pass the class it is given, "
+            "given(..., aggregate=cart_class)",
+            mistake="test ignores cart_class",
+        )
+    if failure is not None:
+        raise NotYet(
+            f"your test fails against a correct cart: {describe_error(failure)}",
+            mistake="test fails on a correct cart",
+            hint="Given a cart that was opened, got an item and was checked out; when AddItem; "
+            "then_raises(CartAlreadyCheckedOut). Is every event of that history in your given?",
+        )
+    for mutant in (_LenientCart, _WrongErrorCart):
+        mutant.ran = 0
+        failure = _run_test(test, mutant)
+        if mutant.ran == 0:
+            raise NotYet(
+                "your test never used the cart class it was given: pass it on, "
+                "given(..., aggregate=cart_class)",
+                mistake="test ignores cart_class",
+            )
+        if failure is None and mutant is _LenientCart:
+            raise NotYet(
+                "your test also passes against a cart that lets items into a checked-out "
+                "cart: it does not test the rule (given a checked-out cart, when AddItem, then "
+                "CartAlreadyCheckedOut)",
+                mistake="test does not test the rule",
+            )
+        if failure is None:
+            raise NotYet(
+                "your test also passes when a checked-out cart raises CartNotFound: name the "
+                "error the rule asks for, then_raises(CartAlreadyCheckedOut)",
+                mistake="test accepts any error",
+            )
+        if not isinstance(failure, AssertionError):
+            raise NotYet(
+                f"against a cart that breaks the rule your test raised "
+                f"{describe_error(failure)}, not an AssertionError: let then()/then_raises() "
+                f"do the checking",
+                mistake="test crashes",
+            )
+    return (
+        "your test passes against a correct cart and fails against one that forgets the rule "
+        "and against one that raises the wrong error"
+    )
+
+
+ex3 = Exercise(
+    "1.3",
+    "Write the test of a rule",
+    ["test_checked_out_cart_takes_no_items"],
+    check_rule_test,
+    [test_checked_out_cart_takes_no_items],
+    [
+        "The shape: given(past events..., aggregate=cart_class).when(command).then_raises(Error).",
+        "The past events of a checked-out cart: CartOpened('cart-1', 'Ada'), ItemAdded('tea', "
+        "1), CartCheckedOut().",
+        "The command: AddItem('cart-1', 'cake', 1); the error: CartAlreadyCheckedOut.",
+    ],
+)

@@ -1,0 +1,282 @@
+"""Exercises for notebook 02, the event store.
+
+* ``ex1`` (2.1): rebuild a user from a batch of events that arrived out of order.
+* ``ex2`` (2.2): a deposit that survives a lost reply: retry with the same event id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from esteach.commands import CommandProcessor
+from esteach.determinism import SeededIds
+from esteach.domains.account import BankAccount, DepositMoney, MoneyDeposited
+from esteach.domains.user import User
+from esteach.errors import DuplicateEventId, EventsOutOfOrder, WrongExpectedVersion
+from esteach.events import Event, NewEvent
+from esteach.exercises.checking import call
+from esteach.exercises.core import Exercise, NotYet, describe_error
+from esteach.exercises.fakes import LostReply, Runaway, SomeoneElseFirst
+from esteach.exercises.stories import arrived_batch, bank, users_story
+from esteach.store.base import ANY, EventStore
+
+__all__ = ["arrived_batch", "bank", "deposit", "ex1", "ex2", "rebuild", "users_story"]
+
+
+# --- reference solutions ----------------------------------------------------------------------
+
+
+def rebuild(batch: list[Event], user_id: str) -> User:
+    """Exercise 2.1: one user, rebuilt from a batch of many users' events in any order."""
+    stream = sorted((e for e in batch if e.aggregate_id == user_id), key=lambda e: e.version)
+    return User.load_from_events(stream, user_id)
+
+
+def deposit(
+    store: EventStore, account_id: str, amount: int, new_id: Callable[[], str]
+) -> list[Event]:
+    """Exercise 2.2: record a deposit once, even when the store's reply gets lost."""
+    version = store.stream_version(account_id)
+    event = NewEvent.from_domain(MoneyDeposited(amount), "BankAccount", id=new_id())
+    for _ in range(2):
+        try:
+            return store.append_events(account_id, version, [event])
+        except TimeoutError:
+            pass  # the append may have happened: the same append again is safe
+    return store.append_events(account_id, version, [event])
+
+
+# --- 2.1 --------------------------------------------------------------------------------------
+
+
+def _arrival_order_state(batch: list[Event], user_id: str) -> dict[str, Any]:
+    user = User(user_id)
+    for event in batch:
+        if event.aggregate_id == user_id:
+            user.apply_event(User.events.to_domain(event))
+    return user.state()
+
+
+def check_rebuild(learner: object) -> str:
+    if not callable(learner):
+        raise NotYet("pass your function itself: ex1.check(rebuild)", mistake="not callable")
+    for seed in (7, 11):
+        batch = arrived_batch(seed)
+        store = users_story()
+        for user_id in ("ada", "grace", "nobody"):
+            doing = f"rebuild(batch, {user_id!r})"
+            try:
+                user = learner(list(batch), user_id)
+            except EventsOutOfOrder as error:
+                if "belongs to stream" in str(error):
+                    raise NotYet(
+                        f"{doing} raised EventsOutOfOrder: the batch holds several users' "
+                        f"events, and an event of another stream reached the user (rule 1)",
+                        mistake="mixed streams",
+                        hint="Keep only the events whose aggregate_id is user_id.",
+                    ) from error
+                raise NotYet(
+                    f"{doing} applied the events out of order: {describe_error(error)} (rule 2)",
+                    mistake="events applied out of order",
+                    hint="sorted(events, key=lambda e: e.version) puts a stream's events in "
+                    "order; apply them after sorting.",
+                ) from error
+            except Exception as error:
+                raise NotYet(
+                    f"{doing} raised {describe_error(error)}",
+                    mistake="raised",
+                    hint="A user with no events in the batch is User.load_from_events([], "
+                    "user_id): pass the id, since there is no event to take it from (rule 3)."
+                    if user_id == "nobody"
+                    else None,
+                ) from error
+            if not isinstance(user, User):
+                raise NotYet(
+                    f"{doing} returned {type(user).__name__}: return the User",
+                    mistake="not a User",
+                )
+            want = User.load_from_events(store.get_events(user_id), user_id).state()
+            got = user.state()
+            if got == want:
+                continue
+            if user_id != "nobody" and got == _arrival_order_state(batch, user_id):
+                raise NotYet(
+                    f"{doing} gave {got['email']!r} as the email, the last one to *arrive*; "
+                    f"the user's email now is {want['email']!r}: events were applied out of "
+                    f"order (rule 2)",
+                    mistake="events applied out of order",
+                    hint="Sort the user's events by version before applying them.",
+                )
+            raise NotYet(f"{doing} gave {got!r}, expected {want!r}", mistake="wrong state")
+    return (
+        "rebuild picks the user's own events from a shuffled batch and applies them in version "
+        "order"
+    )
+
+
+ex1 = Exercise(
+    "2.1",
+    "Rebuild from a batch that arrived out of order",
+    ["rebuild"],
+    check_rebuild,
+    [rebuild],
+    [
+        "Two steps: keep the events whose aggregate_id is user_id, then put them in version order.",
+        "sorted(events, key=lambda e: e.version) sorts; User.load_from_events(events, user_id) "
+        "applies them and checks the order for you.",
+    ],
+)
+
+
+# --- 2.2 --------------------------------------------------------------------------------------
+
+
+class _Ids:
+    def __init__(self) -> None:
+        self.made = 0
+        self._ids = SeededIds(99)
+
+    def __call__(self) -> str:
+        self.made += 1
+        return self._ids()
+
+
+def _deposits(store: EventStore) -> list[Event]:
+    """The events appended after the bank's opening two: the learner's deposits."""
+    return store.get_events("acc-1", 3)
+
+
+def _lost_reply(learner: Callable[..., Any]) -> None:
+    store = bank()
+    flaky, ids = LostReply(store, times=1), _Ids()
+    doing = "with the first reply lost, deposit(store, 'acc-1', 500, new_id)"
+    try:
+        result = learner(flaky, "acc-1", 500, ids)
+    except Runaway:
+        raise NotYet(f"{doing} kept appending", mistake="retries forever") from None
+    except TimeoutError:
+        raise NotYet(
+            f"{doing} raised the TimeoutError: the append may well have happened; try the same "
+            f"append again (rule 2)",
+            mistake="no retry",
+        ) from None
+    except (WrongExpectedVersion, DuplicateEventId) as error:
+        if isinstance(error, DuplicateEventId):
+            why = (
+                "the retry read the version again, and the same event id at another expected "
+                "version is not the same append"
+            )
+            hint = "Read store.stream_version(account_id) once, above the loop, and reuse it."
+        elif ids.made > 1:
+            why = "you called new_id() on every attempt, so each retry was a new event"
+            hint = "Call new_id() once, above the loop, and put the id in the NewEvent."
+        else:
+            why = "the event had no id of its own, so the store gave each attempt a new one"
+            hint = "NewEvent.from_domain(MoneyDeposited(amount), 'BankAccount', id=new_id())."
+        raise NotYet(
+            f"{doing} raised {type(error).__name__}: {why}, so the store could not tell the "
+            f"retry from a new append (rule 3)",
+            mistake="new id on retry",
+            hint=hint,
+        ) from error
+    deposits = _deposits(store)
+    if len(deposits) != 1:
+        raise NotYet(
+            f"{doing} recorded {len(deposits)} deposits of 500: the retry was recorded as a "
+            f"second deposit. Give the event one id, taken before the first attempt, and append "
+            f"with the version you read (rules 1 and 3)",
+            mistake="recorded twice",
+        )
+    if result != deposits:
+        raise NotYet(
+            f"{doing} returned {result!r:.80}: return the recorded events, what append_events "
+            f"returned",
+            mistake="wrong return",
+        )
+    if deposits[0].event_type != "MoneyDeposited" or deposits[0].data != {"amount": 500}:
+        raise NotYet(
+            f"the deposit was recorded as {deposits[0].event_type} {dict(deposits[0].data)!r}; "
+            f"expected MoneyDeposited {{'amount': 500}}",
+            mistake="wrong event",
+        )
+    if any(expected == ANY for expected in flaky.expected_versions):
+        raise NotYet(
+            "you appended with ANY: pass the version you read (store.stream_version) as the "
+            "expected version (rule 1)",
+            mistake="ANY",
+        )
+
+
+def _always_lost(learner: Callable[..., Any]) -> None:
+    flaky = LostReply(bank(), times=None)
+    doing = "with every reply lost, deposit(...)"
+    try:
+        learner(flaky, "acc-1", 500, _Ids())
+    except Runaway:
+        raise NotYet(
+            f"{doing} retried more than 50 times: stop after 3 attempts and let the "
+            f"TimeoutError through (rule 2)",
+            mistake="retries forever",
+        ) from None
+    except TimeoutError:
+        if flaky.appends != 3:
+            raise NotYet(
+                f"{doing} made {flaky.appends} attempt(s); rule 2 asks for 3 in all",
+                mistake="wrong number of attempts",
+            ) from None
+        return
+    except Exception as error:
+        raise NotYet(f"{doing} raised {describe_error(error)}", mistake="raised") from error
+    raise NotYet(
+        f"{doing} returned normally after {flaky.appends} attempt(s), although no reply ever "
+        f"came back: after the third, let the TimeoutError through (rule 2)",
+        mistake="swallowed the timeout",
+    )
+
+
+def _someone_else_first(learner: Callable[..., Any]) -> None:
+    store = bank()
+    other = CommandProcessor(store, BankAccount, ids=SeededIds(5))
+    racing = SomeoneElseFirst(store, lambda: other.process_command(DepositMoney("acc-1", 1)))
+    try:
+        call(learner, racing, "acc-1", 500, _Ids(), doing="deposit(...)")
+    except NotYet as verdict:
+        if isinstance(verdict.__cause__, WrongExpectedVersion):
+            return
+        raise
+    raise NotYet(
+        "another writer appended between your read of the version and your append, and your "
+        "append still went through: append with the version you read, not ANY (rule 1)",
+        mistake="ANY",
+    )
+
+
+def check_deposit(learner: object) -> str:
+    if not callable(learner):
+        raise NotYet("pass your function itself: ex2.check(deposit)", mistake="not callable")
+    _lost_reply(learner)
+    _always_lost(learner)
+    _someone_else_first(learner)
+    return (
+        "a lost reply is retried with the same event id, so the deposit is recorded exactly "
+        "once; three lost replies give up loudly; and a real conflict is still refused"
+    )
+
+
+ex2 = Exercise(
+    "2.2",
+    "A deposit that survives a lost reply",
+    ["deposit"],
+    check_deposit,
+    [deposit],
+    [
+        "Before any attempt: read the version (store.stream_version(account_id)) and make the "
+        "event with its id: NewEvent.from_domain(MoneyDeposited(amount), 'BankAccount', "
+        "id=new_id()).",
+        "Then up to 3 times: try store.append_events(account_id, version, [event]) and return "
+        "what it returns; on TimeoutError, go round again with the very same arguments.",
+        "After the last attempt, let the TimeoutError through: for loop over the first two "
+        "attempts with try/except TimeoutError: pass, then a final append outside the loop.",
+    ],
+)

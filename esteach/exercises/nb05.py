@@ -1,0 +1,275 @@
+"""Exercises for notebook 05, snapshots and caching.
+
+* ``ex1`` (5.1): pick a snapshot interval for a limit on events read per load, and measure it.
+* ``ex2`` (5.2): fix a cache that goes stale.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Final
+
+from esteach.commands import CommandProcessor
+from esteach.determinism import SeededIds
+from esteach.domains.account import BankAccount, DepositMoney
+from esteach.domains.user import ChangeName, CreateUser, User
+from esteach.errors import EventsOutOfOrder
+from esteach.exercises.core import Exercise, NotYet, describe_error
+from esteach.exercises.fakes import CountingStore
+from esteach.exercises.sandbox import fresh_store
+from esteach.exercises.stories import bank
+from esteach.repository import Repository
+from esteach.snapshots import InMemorySnapshotStore
+from esteach.store.base import EventStore
+
+__all__ = [
+    "INTERVAL",
+    "MAX_EVENTS_PER_LOAD",
+    "STREAM_LENGTH",
+    "FreshCache",
+    "StaleCache",
+    "bank",
+    "events_read",
+    "ex1",
+    "ex2",
+    "write_stream",
+]
+
+STREAM_LENGTH: Final = 500
+"""How long Ada's stream grows in exercise 5.1: created, then renamed 499 times."""
+MAX_EVENTS_PER_LOAD: Final = 40
+"""Exercise 5.1's rule 1: no load may read more events than this after its snapshot."""
+
+
+def write_stream(writer: CommandProcessor[User], user_id: str, length: int) -> None:
+    """Create ``user_id`` and rename them until their stream holds ``length`` events, one
+    command (one event) at a time, through ``writer``."""
+    writer.process_command(CreateUser(user_id, f"{user_id}@example.com", user_id.title()))
+    for n in range(2, length + 1):
+        writer.process_command(ChangeName(user_id, f"{user_id.title()} {n}"))
+
+
+class StaleCache:
+    """Keeps each loaded account in ``self.entries`` and never asks the store again: after
+    another writer appends, it serves the old account for ever (the reference design's
+    flaw 9)."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.entries: dict[str, BankAccount] = {}
+
+    def load(self, account_id: str) -> BankAccount:
+        if account_id not in self.entries:
+            events = self.store.get_events(account_id)
+            self.entries[account_id] = BankAccount.load_from_events(events, account_id)
+        return self.entries[account_id]
+
+
+# --- reference solutions ----------------------------------------------------------------------
+
+INTERVAL: Final = 41
+"""Exercise 5.1: the largest interval whose loads read at most 40 events (interval - 1)."""
+
+
+def events_read(interval: int) -> int:
+    """Exercise 5.1: how many events the last load of a 500-event stream reads, with a
+    snapshot every ``interval`` events."""
+    store = fresh_store()
+    snapshots = InMemorySnapshotStore()
+    writer = CommandProcessor(
+        store, User, ids=SeededIds(1), snapshots=snapshots, snapshot_interval=interval
+    )
+    write_stream(writer, "ada", STREAM_LENGTH)
+    loader = Repository(store, User, snapshots=snapshots, snapshot_interval=interval)
+    return loader.load_with_report("ada")[1].events_read
+
+
+class FreshCache(StaleCache):
+    """Exercise 5.2: a cache that is never stale, and reads only what is new."""
+
+    def load(self, account_id: str) -> BankAccount:
+        kept = self.entries.get(account_id)
+        if kept is None:
+            kept = BankAccount(account_id)
+        for event in self.store.get_events(account_id, kept.version + 1):
+            kept.apply(event)
+        self.entries[account_id] = kept
+        return copy.deepcopy(kept)  # the caller's copy: their changes stay theirs
+
+
+# --- 5.1 --------------------------------------------------------------------------------------
+
+
+def check_interval(interval: object, measure: object) -> str:
+    limit, best = MAX_EVENTS_PER_LOAD, MAX_EVENTS_PER_LOAD + 1
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise NotYet(
+            f"INTERVAL must be a whole number of events, at least 1, got {interval!r}",
+            mistake="not an int",
+        )
+    if interval > best:
+        raise NotYet(
+            f"with a snapshot every {interval} events, the load just before the next snapshot "
+            f"reads {interval - 1} events after the last one, more than {limit} (rule 1)",
+            mistake="interval too large",
+            hint="With one event per command, a load reads at most interval - 1 events after "
+            "its snapshot.",
+        )
+    if interval < best:
+        raise NotYet(
+            f"with a snapshot every {interval} events no load reads more than {interval - 1}, "
+            f"within the limit, but every snapshot is a write: {best} would take fewer and "
+            f"still read at most {limit} (rule 2)",
+            mistake="interval too small",
+            hint="The most a load reads after its snapshot is interval - 1. Which interval makes "
+            f"that exactly {limit}?",
+        )
+    if not callable(measure):
+        raise NotYet("pass your events_read function as the second answer", mistake="no measure")
+    for tried in (interval, 100, 7):
+        want = STREAM_LENGTH % tried
+        try:
+            got = measure(tried)
+        except Exception as error:
+            raise NotYet(
+                f"events_read({tried}) raised {describe_error(error)}", mistake="raised"
+            ) from error
+        if got == want:
+            continue
+        if got == STREAM_LENGTH:
+            raise NotYet(
+                f"events_read({tried}) read all {STREAM_LENGTH} events: no snapshot was used. "
+                f"The CommandProcessor that writes takes the snapshots: give it snapshots=... "
+                f"and snapshot_interval=...; then load through a Repository over the same "
+                f"snapshot store (rule 3)",
+                mistake="no snapshot taken",
+                hint="CommandProcessor(store, User, ids=SeededIds(1), snapshots=snapshots, "
+                "snapshot_interval=interval), then Repository(store, User, snapshots=snapshots, "
+                "snapshot_interval=interval).load_with_report('ada')[1].events_read",
+            )
+        raise NotYet(
+            f"events_read({tried}) gave {got!r}; with a snapshot every {tried} events the last "
+            f"of {STREAM_LENGTH} was taken at version {STREAM_LENGTH - want}, so a load reads "
+            f"the {want} events after it (rule 3: use the interval you are given)",
+            mistake="wrong measurement",
+        )
+    saved = STREAM_LENGTH - STREAM_LENGTH % interval
+    return (
+        f"a snapshot every {interval} events keeps every load within {limit} events, with as "
+        f"few snapshots as that allows; the last load reads {STREAM_LENGTH % interval} events "
+        f"instead of {STREAM_LENGTH} ({saved} saved)"
+    )
+
+
+ex1 = Exercise(
+    "5.1",
+    "Pick a snapshot interval, and show what it saves",
+    ["INTERVAL", "events_read"],
+    check_interval,
+    [INTERVAL, events_read],
+    [
+        "Snapshots are taken when at least `interval` events were appended since the last one. "
+        "How many events can a load find after the latest snapshot, at most?",
+        "At most interval - 1: so the largest interval with interval - 1 <= 40 is the answer.",
+        "events_read: the writing CommandProcessor needs snapshots= and snapshot_interval=; "
+        "load with Repository(..., snapshots=snapshots, snapshot_interval=interval) and read "
+        "events_read from the LoadReport that load_with_report returns.",
+    ],
+)
+
+
+# --- 5.2 --------------------------------------------------------------------------------------
+
+
+def check_fresh_cache(cache_class: object) -> str:
+    if not (isinstance(cache_class, type) and issubclass(cache_class, StaleCache)):
+        raise NotYet(
+            "pass your class itself, a subclass of StaleCache: ex2.check(FreshCache)",
+            mistake="wrong answer type",
+        )
+    store = bank()  # acc-1: opened, 10.00 deposited
+    counting = CountingStore(store)
+    cache: Any = cache_class(counting)
+    other = CommandProcessor(store, BankAccount, ids=SeededIds(7))
+
+    def load(doing: str) -> BankAccount:
+        try:
+            account = cache.load("acc-1")
+        except EventsOutOfOrder as error:
+            raise NotYet(
+                f"{doing} applied an event the cached account had already applied: "
+                f"get_events(id, from_version) includes from_version, so ask from "
+                f"version + 1 (rule 2)",
+                mistake="events applied out of order",
+                hint="self.store.get_events(account_id, kept.version + 1)",
+            ) from error
+        except Exception as error:
+            raise NotYet(f"{doing} raised {describe_error(error)}", mistake="raised") from error
+        if not isinstance(account, BankAccount):
+            raise NotYet(
+                f"{doing} returned {type(account).__name__}: return the BankAccount",
+                mistake="not an account",
+            )
+        return account
+
+    first = load("the first load")
+    if first.balance != 1_000 or "acc-1" not in cache.entries:
+        raise NotYet(
+            f"the first load gave balance {first.balance} and kept "
+            f"{sorted(cache.entries)!r} in entries: replay the stream and keep the account in "
+            f"self.entries (rule 1)",
+            mistake="first load",
+        )
+    for amount in (200, 30):
+        other.process_command(DepositMoney("acc-1", amount))
+    counting.events_read = 0
+    second = load("a load after another writer's two deposits")
+    if second.balance != 1_230:
+        raise NotYet(
+            f"after another writer deposited twice, load gave balance {second.balance}, but the "
+            f"store says 1230: the cache is stale. Ask the store for the events after the cached "
+            f"version on every load (rule 2)",
+            mistake="stale cache",
+            hint="self.store.get_events(account_id, kept.version + 1) returns only what is new "
+            "(nothing, when nothing is); apply those to the kept account.",
+        )
+    if counting.events_read != 2:
+        raise NotYet(
+            f"the load after two new deposits read {counting.events_read} events from the store; "
+            f"a cache reads only the 2 new ones (rule 2)",
+            mistake="reads the whole stream",
+            hint="get_events(account_id, kept.version + 1): from the version after the cached "
+            "one, not from the start.",
+        )
+    second.balance = -999  # a caller's mistake must not reach the cache
+    counting.events_read = 0
+    third = load("a load with nothing new")
+    if third.balance != 1_230:
+        raise NotYet(
+            f"a caller changed the account it got, and the next load gave balance "
+            f"{third.balance}: the cache handed out its own copy. Return a copy (rule 3)",
+            mistake="hands out the cached object",
+            hint="return copy.deepcopy(kept)",
+        )
+    if counting.events_read != 0:
+        raise NotYet(
+            f"a load with nothing new read {counting.events_read} events (rule 2)",
+            mistake="reads the whole stream",
+        )
+    return "the cache follows other writers, reads only what is new, and hands out copies"
+
+
+ex2 = Exercise(
+    "5.2",
+    "Fix a cache that goes stale",
+    ["FreshCache"],
+    check_fresh_cache,
+    [FreshCache],
+    [
+        "On every load: start from the kept account (or a new BankAccount(account_id) the "
+        "first time), then apply the events after its version.",
+        "self.store.get_events(account_id, kept.version + 1) gives just those events; "
+        "kept.apply(event) applies one and checks its version.",
+        "Keep the updated account in self.entries, and return copy.deepcopy(kept).",
+    ],
+)

@@ -1,0 +1,258 @@
+# %% [markdown]
+# # 01 · Exercises: commands and events
+#
+# **Time box:** 35 minutes (10 + 15 + 10) · **You will:**
+#
+# - write `apply_event` for a shopping cart: state changes from events, and from nothing else;
+# - enforce a business rule in `handle_command`: decide, raise, change nothing;
+# - write the given / when / then test of a rule, and see it catch carts that break the rule.
+#
+# These exercises follow notebook **01 · Commands and events**. Each one is a small scenario
+# with numbered rules. Write your code where the `____` is, then run the check cell below it.
+# A check answers in one line:
+#
+# - **not attempted**: there is still a `____` to fill in;
+# - **not yet**: what is wrong, often a mistake it recognises by name;
+# - **correct**.
+#
+# Under every check there is a cell with three commented lines. Uncomment one and run it:
+# `ex1.hint()` gives a hint (first one for the mistake your last check found, then the
+# general ones, one per run); `ex1.solution()` shows a reference solution; `ex1.catch_up()`
+# loads the reference solution into this notebook, so that you can go on when you are stuck.
+#
+# This notebook comes in two copies built from one source: the **learner** copy, where you
+# work, and the **solved** copy, with the reference solutions filled in.
+
+# %% [markdown]
+# ## Setup
+#
+# The cart lives in `esteach.exercises.cart`: its commands, events and errors, and `CartBase`,
+# which holds the state and decides every command except `AddItem`. Run this cell first. It
+# lists the three exercises and how to check each one.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from esteach import NewEvent, given
+from esteach.exercises import ____, fresh_store  # noqa: F401 (____ is where your code goes)
+from esteach.exercises.cart import (
+    AddItem,
+    CartAlreadyCheckedOut,
+    CartBase,
+    CartCheckedOut,
+    CartNotFound,
+    CartOpened,
+    InvalidQuantity,
+    ItemAdded,
+    ItemLimitReached,
+    ItemRemoved,
+)
+from esteach.exercises.nb01 import ex1, ex2, ex3
+
+print(ex1, ex2, ex3, sep="\n")
+
+# %% [markdown]
+# A cart's state is three attributes, set up empty by `CartBase.__init__`:
+#
+# | attribute | meaning |
+# | --- | --- |
+# | `customer` | who the cart belongs to (`""` until opened) |
+# | `items` | a dict, sku -> quantity, e.g. `{"tea": 3}` |
+# | `status` | `None` until opened, then `"open"`, then `"checked_out"` |
+
+# %%
+import inspect
+
+print(inspect.getsource(CartBase.__init__))
+
+# %% [markdown]
+# ## Exercise 1.1 · Apply the cart's events
+#
+# **Scenario.** A shop records what happens to each cart as events: `CartOpened(cart_id,
+# customer)`, `ItemAdded(sku, quantity)`, `ItemRemoved(sku)` and `CartCheckedOut()`. To show
+# a cart, it rebuilds it from its events. Write `apply_event`, the only place a cart's state
+# changes.
+#
+# **Rules.**
+#
+# 1. `CartOpened`: the customer is the event's, and the status becomes `"open"`.
+# 2. `ItemAdded`: add the quantity to the sku's count in `items`. A sku added twice counts both
+#    times (`tea` 2, then `tea` 1, is `{"tea": 3}`).
+# 3. `ItemRemoved`: the sku's line leaves `items` entirely. An event is a fact: if the cart
+#    does not hold the sku (an old release allowed that), there is nothing to remove, and no
+#    error.
+# 4. `CartCheckedOut`: the status becomes `"checked_out"`.
+# 5. Only assign state from the event: no checks, no clock, no I/O. A replay next year must
+#    give the same cart.
+
+
+# %%
+class Cart(CartBase):
+    def apply_event(self, event):
+        # BEGIN SOLUTION
+        if isinstance(event, CartOpened):
+            self.customer = event.customer
+            self.status = "open"
+        elif isinstance(event, ItemAdded):
+            self.items[event.sku] = self.items.get(event.sku, 0) + event.quantity
+        elif isinstance(event, ItemRemoved):
+            self.items.pop(event.sku, None)  # nothing to remove is fine: the event happened
+        elif isinstance(event, CartCheckedOut):
+            self.status = "checked_out"
+        # END SOLUTION
+
+
+# %% [markdown]
+# **Try it.** Record five events in a fresh store and rebuild the cart from them. Look at
+# `items`: tea twice makes 3, and cake is gone. (Until you fill in `apply_event`, the cart
+# stays empty; its version still counts the events, since the base class counts them.)
+
+# %%
+store = fresh_store()  # a new, empty store: run this cell again to start over
+cart_events = [
+    CartOpened("cart-1", "Ada"),
+    ItemAdded("tea", 2),
+    ItemAdded("cake", 1),
+    ItemAdded("tea", 1),
+    ItemRemoved("cake"),
+]
+store.append_events("cart-1", 0, [NewEvent.from_domain(e, "Cart") for e in cart_events])
+Cart.load_from_events(store.get_events("cart-1"))
+
+# %% [markdown]
+# **Check it.** The check replays this history and an older one, one event at a time, and
+# compares the state after each event with the reference. It also watches `apply_event` for
+# a reading of the clock, I/O or random numbers.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex1.check(Cart)
+
+# %%
+# ex1.hint()      # a hint; run again for the next one
+# ex1.solution()  # a reference solution
+# ex1.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
+# ## Exercise 1.2 · Enforce the rules of `AddItem`
+#
+# **Scenario.** `CartBase` decides `OpenCart`, `RemoveItem` and `CheckOut`, and leaves
+# `AddItem(cart_id, sku, quantity)` to you. Decide it in `handle_command`; pass every other
+# command on to `super().handle_command(command)` (that line is written for you).
+#
+# **Rules**, checked in this order (the first one broken names the error):
+#
+# 1. The cart must exist: else raise `CartNotFound`.
+# 2. A checked-out cart takes no more items: raise `CartAlreadyCheckedOut`.
+# 3. The quantity is 1 to 10: else raise `InvalidQuantity`.
+# 4. A cart holds at most 10 of one sku, counting what it holds already: else raise
+#    `ItemLimitReached`. (7 tea plus 3 more is fine; plus 4 is not.)
+# 5. Otherwise decide `[ItemAdded(sku, quantity)]`, and change nothing: state changes only in
+#    `apply_event`, once the event is recorded.
+#
+# `self.exists` tells whether the cart was opened. The check runs your `handle_command` with
+# the reference `apply_event`, so a slip in exercise 1.1 does not count twice.
+
+
+# %%
+class CartWithRules(Cart):
+    def handle_command(self, command):
+        if isinstance(command, AddItem):
+            # BEGIN SOLUTION
+            if not self.exists:
+                raise CartNotFound(f"cart {self.aggregate_id!r} does not exist")
+            if self.status == "checked_out":
+                raise CartAlreadyCheckedOut(f"cart {self.aggregate_id!r} is checked out")
+            if not 1 <= command.quantity <= 10:
+                raise InvalidQuantity(f"a quantity is 1 to 10, got {command.quantity}")
+            if self.items.get(command.sku, 0) + command.quantity > 10:
+                raise ItemLimitReached(f"a cart holds at most 10 of {command.sku!r}")
+            return [ItemAdded(command.sku, command.quantity)]
+            # END SOLUTION
+        return super().handle_command(command)
+
+
+# %% [markdown]
+# **Try it.** A cart with 7 tea: decide 3 more, then 4 more. Look at the first answer (one
+# event) and the second (an error), and at `items` afterwards: deciding changed nothing.
+
+# %%
+tea_cart = CartWithRules("cart-2")
+for event in [CartOpened("cart-2", "Grace"), ItemAdded("tea", 7)]:
+    tea_cart.apply_event(event)
+for quantity in (3, 4):
+    try:
+        print(f"{quantity} more tea:", tea_cart.handle_command(AddItem("cart-2", "tea", quantity)))
+    except Exception as error:
+        print(f"{quantity} more tea: {type(error).__name__}: {error}")
+print("items:", tea_cart.items)
+
+# %% [markdown]
+# **Check it.** Thirteen scenarios, one or more per rule. Before each decision the check
+# copies the cart's state, and compares after: a decision that changed state is named.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex2.check(CartWithRules)
+
+# %%
+# ex2.hint()      # a hint; run again for the next one
+# ex2.solution()  # a reference solution
+# ex2.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
+# ## Exercise 1.3 · Write the test of a rule
+#
+# **Scenario.** Rule 2 of exercise 1.2 deserves a test of its own, so that nobody breaks it
+# later. Write it as a given / when / then scenario (notebook 01, section 9).
+#
+# **Rules.**
+#
+# 1. The test takes one argument, the cart class to test, and passes it on:
+#    `given(..., aggregate=cart_class)`.
+# 2. Given a cart that was opened, got an item and was checked out; when `AddItem` arrives;
+#    then `CartAlreadyCheckedOut` is raised.
+# 3. The test passes against a correct cart, and fails (an `AssertionError`) against a cart
+#    that breaks the rule: one that lets the item in, and one that raises another error.
+
+
+# %%
+def test_checked_out_cart_takes_no_items(cart_class):
+    # BEGIN SOLUTION
+    given(
+        CartOpened("cart-1", "Ada"),
+        ItemAdded("tea", 1),
+        CartCheckedOut(),
+        aggregate=cart_class,
+    ).when(AddItem("cart-1", "cake", 1)).then_raises(CartAlreadyCheckedOut)
+    # END SOLUTION
+
+
+# %% [markdown]
+# **Check it.** The check runs your test three times: against the reference cart (it must
+# pass), against a cart that forgot the rule, and against one that raises `CartNotFound`
+# instead (it must fail against both). A test that passes against a broken cart tests nothing.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex3.check(test_checked_out_cart_takes_no_items)
+
+# %%
+# ex3.hint()      # a hint; run again for the next one
+# ex3.solution()  # a reference solution
+# ex3.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
+# ## Recap
+#
+# - `apply_event` only assigns state from the event: no rules, no clock, no I/O; and it never
+#   refuses an event, because an event already happened.
+# - `handle_command` reads state and the command and returns events or raises; it changes
+#   nothing. The checks name both mistakes when they see them.
+# - A rule's test is a scenario: given past events, when a command, then events or an error.
+#   A good test fails when the rule is broken; try it against a broken version.
+#
+# **Ran a cell twice, or want to start over?** *Kernel → Restart Kernel and Run All Cells*.
+# Cells that append events can be run again after `store.reset()` (or after the cell with
+# `fresh_store()`), which empties the store and rewinds its clock and ids.
+#
+# Next: **02 · Exercises: the event store**.

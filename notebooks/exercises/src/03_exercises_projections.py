@@ -1,0 +1,180 @@
+# %% [markdown]
+# # 03 · Exercises: projections
+#
+# **Time box:** 25 minutes (10 + 15) · **You will:**
+#
+# - make a projection **idempotent**: an event delivered twice is counted once, because a
+#   checkpoint remembers how far the projection got;
+# - build a read model in DuckDB with an `EventProcessor`, counting each deposit on the day it
+#   was *recorded*, so that a rebuild next month gives the same table.
+#
+# These exercises follow notebook **03 · Replay and projections**. Write your code where the
+# `____` is and run the check below it: it answers **not attempted**, **not yet** (and why),
+# or **correct**. Under each check, uncomment `ex1.hint()` for a hint (run it again for the
+# next), `ex1.solution()` for a reference solution, or `ex1.catch_up()` to load it and go on.
+# The learner and the solved copy of this notebook come from one source.
+
+# %% [markdown]
+# ## Setup
+#
+# Both exercises read the same log: three bank accounts over three days, one event every
+# seven hours. Look at the positions (the log's order), the times and the amounts in cents.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from esteach.exercises import ____  # noqa: F401 (____ is where your code goes)
+from esteach.exercises.nb03 import (
+    DAILY_SCHEMA,
+    bank_over_days,
+    daily_deposits,
+    deliveries,
+    ex1,
+    ex2,
+)
+
+store = bank_over_days()
+for event in store.read_all():
+    print(
+        f"{event.global_position}  {event.timestamp:%Y-%m-%d %H:%M}  {event.aggregate_id}  "
+        f"{event.event_type:<15} {dict(event.data)}"
+    )
+print(ex1, ex2, sep="\n")
+
+# %% [markdown]
+# ## Exercise 3.1 · Make a projection idempotent
+#
+# **Scenario.** A message queue feeds a projection of the total deposited per account. Like
+# most queues, it delivers **at least once**: after a hiccup, it delivers some events again.
+# Here is what it delivered (global positions): position 6 came twice in a row, and 2 came
+# again later.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print([event.global_position for event in deliveries(store)])
+
+# %% [markdown]
+# **Rules.** Write `handle(event)` of `DepositTotals`:
+#
+# 1. A `MoneyDeposited` adds its amount (`event.data["amount"]`) to the total of its account
+#    (`event.aggregate_id`) in `self.totals`. Nothing else counts: not withdrawals.
+# 2. An event at or below `self.position` was handled already: it changes nothing.
+# 3. After handling a new event, of any type, `self.position` is its global position: the
+#    **checkpoint** moves past every event, handled or not.
+
+
+# %%
+class DepositTotals:
+    def __init__(self):
+        self.totals = {}  # account id -> cents deposited
+        self.position = 0  # the checkpoint: global position of the last event handled
+
+    def handle(self, event):
+        # BEGIN SOLUTION
+        if event.global_position <= self.position:
+            return  # handled already: a redelivery changes nothing
+        if event.event_type == "MoneyDeposited":
+            account = event.aggregate_id
+            self.totals[account] = self.totals.get(account, 0) + event.data["amount"]
+        self.position = event.global_position
+        # END SOLUTION
+
+
+# %% [markdown]
+# **Try it.** Feed it every delivery. With the rules kept, `acc-1` totals 10,255 cents and
+# `acc-2` 100, and the checkpoint ends at 8.
+
+# %%
+totals = DepositTotals()
+for event in deliveries(store):
+    totals.handle(event)
+print(totals.totals, "checkpoint:", totals.position)
+
+# %% [markdown]
+# **Check it.** The check delivers the same sequence and compares after every delivery; a
+# total that grows on a redelivered event is named as double counting.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex1.check(DepositTotals)
+
+# %%
+# ex1.hint()      # a hint; run again for the next one
+# ex1.solution()  # a reference solution
+# ex1.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
+# `EventProcessor` does all of this for you, and more: it stores the checkpoint in the read
+# model's own database, in the same transaction as the rows, so that a crash can neither
+# apply an event twice nor skip one.
+#
+# ## Exercise 3.2 · Deposits per day
+#
+# **Scenario.** Finance wants a table of how much was deposited each day. The read model is a
+# DuckDB table; an `EventProcessor` feeds it by calling your handler for every
+# `MoneyDeposited`. The table:
+
+# %%
+print(DAILY_SCHEMA)
+
+
+# %% [markdown]
+# **Rules.** Write the handler `on_money_deposited(conn, event)`; it writes through `conn`:
+#
+# 1. A deposit counts on the UTC day it was **recorded**, `event.timestamp`, never the day the
+#    projection runs: a rebuild next month must give the same table.
+# 2. Deposits of one day add up into one row.
+# 3. A day without deposits has no row.
+
+
+# %%
+def on_money_deposited(conn, event):
+    # BEGIN SOLUTION
+    conn.execute(
+        """
+        INSERT INTO daily_deposits VALUES (?, ?)
+        ON CONFLICT (day) DO UPDATE SET total = total + excluded.total
+        """,
+        [event.timestamp.date(), event.data["amount"]],
+    )
+    # END SOLUTION
+
+
+# %% [markdown]
+# **Try it.** `daily_deposits(store, handler)` makes the processor and registers your handler;
+# `catch_up()` feeds it the log. Three rows are expected: 10,250 cents on January 1st, 45 on
+# the 2nd, 60 on the 3rd.
+
+# %%
+with daily_deposits(store, on_money_deposited) as processor:
+    processor.catch_up()
+    for day, total in processor.query("SELECT day, total FROM daily_deposits ORDER BY day"):
+        print(day, total)
+
+# %% [markdown]
+# **Check it.** The check catches up, then rebuilds and compares. It watches your handler for
+# a reading of the clock, and recognises a plain `INSERT` (the second deposit of a day fails)
+# and `INSERT OR REPLACE` (the last deposit of a day wins).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex2.check(on_money_deposited)
+
+# %%
+# ex2.hint()      # a hint; run again for the next one
+# ex2.solution()  # a reference solution
+# ex2.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
+# ## Recap
+#
+# - Queues deliver at least once; a projection makes that *exactly once in effect* with a
+#   checkpoint: an event at or below it has been handled.
+# - The checkpoint moves past every event, even one the projection ignores.
+# - A read model's handler uses what the event says, including *when* it was recorded; the
+#   clock of the machine that happens to run the projection has no place in it.
+# - Handlers are upserts, so a day's row grows with each deposit.
+#
+# **Start over:** *Kernel → Restart Kernel and Run All Cells*; every store here is built by
+# `bank_over_days()`, which makes a fresh one each time.
+#
+# Next: **04 · Exercises: time travel**.
