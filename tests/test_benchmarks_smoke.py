@@ -1,0 +1,95 @@
+"""benchmarks/suite.py still runs: a ``--quick`` run at tiny sizes, in a subprocess.
+
+Only the shape of the output is checked (exit status, CSV columns, one row per measurement),
+never a speed: timings on a shared test machine prove nothing. The eventsourcing rows are
+expected only where the ``bench`` extra is installed; the dev environment runs without them.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = ROOT / "benchmarks" / "suite.py"
+COLUMNS = ["section", "subject", "size", "value", "unit", "p50_ms", "p99_ms", "target", "met"]
+
+
+def installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+HAVE_EVENTSOURCING = installed("eventsourcing")
+
+ESTEACH_COMMANDS = {
+    "esteach in-memory",
+    "esteach duckdb :memory:",
+    "esteach duckdb file",
+    "raw duckdb :memory: INSERT",
+    "raw duckdb file INSERT",
+    "raw sqlite3 :memory: INSERT",
+    "raw sqlite3 file INSERT",
+}
+ES_COMMANDS = {"eventsourcing POPO", "eventsourcing SQLite file"}
+LENGTHS = (10, 100)
+
+
+def test_quick_suite_runs_and_writes_the_expected_csv(tmp_path: Path) -> None:
+    command = [
+        sys.executable, str(SUITE), "--quick", "--users", "10", "--changes", "1",
+        "--lengths", ",".join(map(str, LENGTHS)), "--bulk-events", "300",
+        "--projection-events", "300", "--per-event-events", "100", "--out", str(tmp_path),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, f"suite.py failed:\n{done.stdout}\n{done.stderr}"
+    assert (tmp_path / "loads.png").stat().st_size > 0
+
+    with (tmp_path / "suite.csv").open(newline="") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == COLUMNS
+        rows = list(reader)
+    by_section: dict[str, dict[str, list[dict[str, str]]]] = {}
+    for row in rows:
+        by_section.setdefault(row["section"], {}).setdefault(row["subject"], []).append(row)
+
+    commands = by_section["commands"]
+    assert set(commands) == ESTEACH_COMMANDS | (ES_COMMANDS if HAVE_EVENTSOURCING else set())
+    for [row] in commands.values():
+        assert row["size"] == "20"  # 10 creates + 10 renames
+        assert float(row["value"]) > 0 and float(row["p50_ms"]) <= float(row["p99_ms"])
+
+    assert set(by_section["bulk"]) == {
+        "esteach bulk_import",
+        "raw pandas INSERT (incl. building frame)",
+        "raw pandas INSERT (frame prebuilt)",
+    }
+
+    loads = by_section["load"]
+    expected_loads = {
+        f"esteach {store} {strategy}"
+        for store in ("in-memory", "duckdb file")
+        for strategy in ("full replay", "snapshot", "cache hit")
+    }
+    if HAVE_EVENTSOURCING:
+        expected_loads |= {
+            f"{lib} {strategy}" for lib in ES_COMMANDS for strategy in ("full replay", "snapshot")
+        }
+    assert set(loads) == expected_loads
+    for subject_rows in loads.values():
+        assert sorted(int(r["size"]) for r in subject_rows) == list(LENGTHS)
+        assert all(float(r["value"]) > 0 for r in subject_rows)
+
+    assert set(by_section["projection"]) == {
+        "read_all (duckdb file)",
+        "set-based rebuild (duckdb file)",
+        "per-event catch-up (duckdb file)",
+    }
+    ratios = by_section["ratio"]
+    assert all(r["met"] in ("yes", "no") for rs in ratios.values() for r in rs)
+    assert any("command path / raw" in subject for subject in ratios)
