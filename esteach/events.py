@@ -462,13 +462,21 @@ class DomainEvent:
     @classmethod
     def from_data(cls: type[E], data: Mapping[str, Any]) -> E:
         """Rebuild the event from its data, saying which fields are missing or unexpected."""
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        required = {
-            f.name
-            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        }
-        missing, extra = required - set(data), set(data) - names
+        shape = _shapes.get(cls)
+        if shape is None:  # worked out once per class: replays call this for every event
+            fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+            names = frozenset(f.name for f in fields)
+            required = frozenset(
+                f.name
+                for f in fields
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            )
+            shape = _shapes[cls] = (names, required)
+        names, required = shape
+        keys = data.keys()
+        if keys == names:
+            return cls(**data)
+        missing, extra = required - keys, keys - names
         if missing or extra:
             raise InvalidEventData(
                 f"{cls.__name__} data {dict(data)!r:.80} has missing fields {sorted(missing)} "
@@ -479,6 +487,7 @@ class DomainEvent:
 
 
 E = TypeVar("E", bound=DomainEvent)
+_shapes: dict[type, tuple[frozenset[str], frozenset[str]]] = {}
 
 
 class EventRegistry:
@@ -556,11 +565,12 @@ class EventRegistry:
 
     def upcast(self, event: Event) -> Event:
         """The event lifted to its class's current schema version (itself if already there)."""
-        if not len(self.upcasters) and (
-            event.event_type not in self._classes
-            or event.metadata.schema_version == self._classes[event.event_type].schema_version
+        cls = self._classes.get(event.event_type)
+        version = event.metadata.schema_version
+        if (cls is None or version == cls.schema_version) and not self.upcasters.has(
+            event.event_type, version
         ):
-            return event  # the common case, kept cheap
+            return event  # the common case, kept cheap: nothing to lift
         return self.upcasters.lift(event, self._current_version)
 
     def _current_version(self, event_type: str) -> int | None:

@@ -91,6 +91,10 @@ class Upcasters:
     def __len__(self) -> int:
         return len(self._steps)
 
+    def has(self, event_type: str, from_version: int) -> bool:
+        """Whether a step lifts ``event_type`` from ``from_version``."""
+        return (event_type, from_version) in self._steps
+
     def steps(self) -> list[Upcaster]:
         return sorted(self._steps.values(), key=lambda u: (u.event_type, u.from_version))
 
