@@ -15,7 +15,6 @@ run inside DuckDB): ``data`` is JSON (``data->>'new_email'``) and ``timestamp`` 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -24,9 +23,9 @@ import duckdb
 
 import esteach.events as _events
 from esteach.errors import InvalidInput
-from esteach.events import Event, EventRegistry
+from esteach.events import Event, EventRegistry, thaw
 from esteach.store.base import EventStore
-from esteach.store.duckdb import DuckDBEventStore
+from esteach.store.duckdb import DuckDBEventStore, json_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,7 +135,7 @@ def events_frame(
         version.append(stored.version)
         timestamp.append(stored.timestamp)
         # A copy: a learner editing a cell's dict must not change the store's log.
-        data.append(_copy_json(event.data))
+        data.append(thaw(event.data))
         correlation_id.append(meta.correlation_id)
         causation_id.append(meta.causation_id)
         user_id.append(meta.user_id)
@@ -200,7 +199,7 @@ def events_table(
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")  # timestamps are UTC; so is every comparison
     frame = events_frame(store, upcast=False)
-    frame["data"] = [_dumps(data) for data in frame["data"]]
+    frame["data"] = [json_text(data) for data in frame["data"]]
     # The DuckDB store's column is TIMESTAMP (UTC, no zone); a zone-aware column would become
     # TIMESTAMPTZ, which date_trunc and friends read in the session's time zone instead.
     frame["timestamp"] = frame["timestamp"].dt.tz_localize(None)
@@ -210,16 +209,3 @@ def events_table(
     finally:
         con.unregister("esteach_events_frame")
     return con
-
-
-def _copy_json(value: Any) -> Any:
-    # Events hold JSON data only, so this is a deep copy at a fraction of copy.deepcopy's cost.
-    if isinstance(value, dict):
-        return {key: _copy_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(item) for item in value]
-    return value
-
-
-def _dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))

@@ -46,6 +46,7 @@ from esteach.errors import EsteachError, InvalidInput
 from esteach.events import Event, EventRegistry, check_event_type, check_text
 from esteach.events import registry as default_registry
 from esteach.store.base import EventStore
+from esteach.store.duckdb import naive_utc
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -604,11 +605,6 @@ class Projection:
         self.close()
 
 
-def _naive_utc(timestamp: datetime) -> datetime:
-    # The TIMESTAMP columns hold UTC without a zone, as the DuckDB event store does.
-    return timestamp.astimezone(UTC).replace(tzinfo=None)
-
-
 def _utc(timestamp: datetime) -> datetime:
     return timestamp.replace(tzinfo=UTC)
 
@@ -678,7 +674,7 @@ FROM applied GROUP BY user_id
 
 
 def on_user_created(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
-    at = _naive_utc(event.timestamp)
+    at = naive_utc(event.timestamp)
     row = [
         event.data["email"],
         event.data["name"],
@@ -694,18 +690,16 @@ def on_user_created(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
 
 def on_user_email_changed(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
     conn.execute(
-        SET_EMAIL, [event.data["new_email"], _naive_utc(event.timestamp), event.aggregate_id]
+        SET_EMAIL, [event.data["new_email"], naive_utc(event.timestamp), event.aggregate_id]
     )
 
 
 def on_user_name_changed(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
-    conn.execute(
-        SET_NAME, [event.data["new_name"], _naive_utc(event.timestamp), event.aggregate_id]
-    )
+    conn.execute(SET_NAME, [event.data["new_name"], naive_utc(event.timestamp), event.aggregate_id])
 
 
 def on_user_deactivated(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
-    conn.execute(SET_STATUS, [DEACTIVATED, _naive_utc(event.timestamp), event.aggregate_id])
+    conn.execute(SET_STATUS, [DEACTIVATED, naive_utc(event.timestamp), event.aggregate_id])
 
 
 def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, events: Iterator[Event]) -> None:
@@ -731,7 +725,7 @@ def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, events: Iterator[Event])
         columns["position"].append(event.global_position)
         columns["user_id"].append(event.aggregate_id)
         columns["event_type"].append(event.event_type)
-        columns["timestamp"].append(_naive_utc(event.timestamp))
+        columns["timestamp"].append(naive_utc(event.timestamp))
         columns["email"].append(None if email is None else event.data[email])
         columns["name"].append(None if name is None else event.data[name])
     frame = pd.DataFrame(columns).astype({"position": "int64", "timestamp": "datetime64[us]"})

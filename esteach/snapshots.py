@@ -13,6 +13,7 @@ keep that correct (the reference design broke each):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from esteach.determinism import Clock, system_clock
 from esteach.errors import EventStoreError, InvalidInput
 from esteach.events import ensure_json_data
 from esteach.store.base import check_aggregate_id
+from esteach.store.duckdb import json_text, naive_utc
 
 __all__ = [
     "DuckDBSnapshotStore",
@@ -81,14 +83,14 @@ class InMemorySnapshotStore:
         with self._lock:
             kept = self._snapshots.get(snapshot.aggregate_id)
             if kept is None or snapshot.version >= kept.version:
-                self._snapshots[snapshot.aggregate_id] = _with_state(snapshot, state)
+                self._snapshots[snapshot.aggregate_id] = dataclasses.replace(snapshot, state=state)
 
     def get_latest(self, aggregate_id: str) -> Snapshot | None:
         with self._lock:
             kept = self._snapshots.get(check_aggregate_id(aggregate_id))
         if kept is None:
             return None
-        return _with_state(kept, ensure_json_data(kept.state, "snapshot state"))
+        return dataclasses.replace(kept, state=ensure_json_data(kept.state, "snapshot state"))
 
     def delete(self, aggregate_id: str) -> None:
         with self._lock:
@@ -139,8 +141,8 @@ class DuckDBSnapshotStore:
         self._conn.execute(SNAPSHOT_SCHEMA)
 
     def save(self, snapshot: Snapshot) -> None:
-        state = json.dumps(ensure_json_data(snapshot.state, "snapshot state"), ensure_ascii=False)
-        timestamp = snapshot.timestamp.astimezone(UTC).replace(tzinfo=None)
+        state = json_text(ensure_json_data(snapshot.state, "snapshot state"))
+        timestamp = naive_utc(snapshot.timestamp)
         params = [
             snapshot.aggregate_id,
             snapshot.aggregate_type,
@@ -175,17 +177,6 @@ class DuckDBSnapshotStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def _with_state(snapshot: Snapshot, state: dict[str, Any]) -> Snapshot:
-    return Snapshot(
-        snapshot.aggregate_id,
-        snapshot.aggregate_type,
-        snapshot.version,
-        state,
-        snapshot.schema_version,
-        snapshot.timestamp,
-    )
 
 
 class SnapshotManager(Generic[A]):

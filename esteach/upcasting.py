@@ -20,14 +20,13 @@ business name changes.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from esteach.errors import InvalidEventData
-from esteach.events import Event, ensure_json_data
+from esteach.events import Event, ensure_json_data, thaw
 
 __all__ = ["UpcastFunction", "Upcaster", "Upcasters"]
 
@@ -63,7 +62,7 @@ class Upcaster:
     def apply(self, event: Event) -> Event:
         name = getattr(self.function, "__name__", "upcaster")
         try:
-            lifted = self.function(copy.deepcopy(dict(event.data)))
+            lifted = self.function(thaw(event.data))
         except Exception as exc:
             raise InvalidEventData(
                 f"upcaster {name} failed on {event.event_type} v{self.from_version} event "

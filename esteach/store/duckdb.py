@@ -323,8 +323,8 @@ class DuckDBEventStore:
                     "id": [e.id for e in checked],
                     "aggregate_type": [e.aggregate_type for e in checked],
                     "event_type": [e.event_type for e in checked],
-                    "timestamp": [_naive_utc(e.timestamp) for e in checked],
-                    "data": [_dumps(e.data) for e in checked],
+                    "timestamp": [naive_utc(e.timestamp) for e in checked],
+                    "data": [json_text(e.data) for e in checked],
                     "correlation_id": [e.metadata.correlation_id for e in checked],
                     "causation_id": [e.metadata.causation_id for e in checked],
                     "user_id": [e.metadata.user_id for e in checked],
@@ -364,7 +364,7 @@ class DuckDBEventStore:
     def get_events_since(self, timestamp: datetime) -> list[Event]:
         if not isinstance(timestamp, datetime) or timestamp.tzinfo is None:
             raise InvalidInput(f"timestamp must be a timezone-aware datetime, got {timestamp!r}")
-        return self._rows(SINCE, [_naive_utc(timestamp)])
+        return self._rows(SINCE, [naive_utc(timestamp)])
 
     def read_all(self, from_position: int = 0, limit: int | None = None) -> list[Event]:
         limit = check_limit(limit)
@@ -468,11 +468,13 @@ def _limit(limit: int | None) -> int:
     return NO_LIMIT if limit is None else min(limit, NO_LIMIT)
 
 
-def _dumps(data: dict[str, Any]) -> str:
+def json_text(data: dict[str, Any]) -> str:
+    """Event data as the compact JSON text the ``data`` columns hold."""
     return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def _naive_utc(timestamp: datetime) -> datetime:
+def naive_utc(timestamp: datetime) -> datetime:
+    """A datetime as DuckDB's ``TIMESTAMP`` columns hold it: UTC, without a zone."""
     return timestamp.astimezone(UTC).replace(tzinfo=None)
 
 
@@ -489,8 +491,8 @@ def _params(event: Event) -> tuple[Any, ...]:
         event.id,
         event.aggregate_type,
         event.event_type,
-        _naive_utc(event.timestamp),
-        _dumps(event.data),
+        naive_utc(event.timestamp),
+        json_text(event.data),
         meta.correlation_id,
         meta.causation_id,
         meta.user_id,
