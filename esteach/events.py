@@ -263,6 +263,33 @@ class EventMetadata:
             raise InvalidEventData(str(exc)) from None
 
 
+_METADATA_SLOTS = tuple(
+    getattr(EventMetadata, f.name).__set__ for f in dataclasses.fields(EventMetadata)
+)
+
+
+def stored_metadata(
+    correlation_id: str | None,
+    causation_id: str | None,
+    user_id: str | None,
+    source: str,
+    schema_version: int,
+) -> EventMetadata:
+    """Metadata a store read back, built without the checks ``EventMetadata()`` runs.
+
+    Only for values that passed those checks on their way in: a replay builds one per event,
+    and checking each again would cost a third of a DuckDB load.
+    """
+    metadata = object.__new__(EventMetadata)
+    set_correlation, set_causation, set_user, set_source, set_version = _METADATA_SLOTS
+    set_correlation(metadata, correlation_id)
+    set_causation(metadata, causation_id)
+    set_user(metadata, user_id)
+    set_source(metadata, source)
+    set_version(metadata, schema_version)
+    return metadata
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event on its way into the store: the store assigns version, timestamp and position.
@@ -392,9 +419,41 @@ class Event:
         return cls.from_dict(raw)
 
 
-# --- field type checks shared by domain events and commands -------------------------------
+_EVENT_SLOTS = tuple(getattr(Event, f.name).__set__ for f in dataclasses.fields(Event))
 
-_hints_cache: dict[type, dict[str, Any]] = {}
+
+def stored_event(
+    id: str,
+    aggregate_id: str,
+    aggregate_type: str,
+    event_type: str,
+    version: int,
+    timestamp: datetime,
+    data: JSONData,
+    metadata: EventMetadata,
+    global_position: int,
+) -> Event:
+    """``Event(...)`` in half the time, for a store building the events it reads back.
+
+    The same fields in the same order; a frozen dataclass's ``__init__`` sets each through
+    ``object.__setattr__``, this sets the slots directly.
+    """
+    event = object.__new__(Event)
+    (set_id, set_aggregate_id, set_aggregate_type, set_event_type, set_version, set_timestamp,
+     set_data, set_metadata, set_position) = _EVENT_SLOTS  # fmt: skip
+    set_id(event, id)
+    set_aggregate_id(event, aggregate_id)
+    set_aggregate_type(event, aggregate_type)
+    set_event_type(event, event_type)
+    set_version(event, version)
+    set_timestamp(event, timestamp)
+    set_data(event, data)
+    set_metadata(event, metadata)
+    set_position(event, global_position)
+    return event
+
+
+# --- field type checks shared by domain events and commands -------------------------------
 
 
 def _matches(value: object, hint: Any) -> bool:
@@ -416,23 +475,41 @@ def _matches(value: object, hint: Any) -> bool:
     return isinstance(value, hint) if isinstance(hint, type) else True
 
 
+def _exact_types(hint: Any) -> frozenset[type]:
+    """Types whose instances certainly match ``hint``: ``type(value) in ...`` skips ``_matches``."""
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return frozenset().union(*(_exact_types(arg) for arg in typing.get_args(hint)))
+    if hint is float:
+        return frozenset({float, int})
+    if isinstance(origin, type):
+        return frozenset({origin})
+    return frozenset({hint}) if isinstance(hint, type) else frozenset()
+
+
 def _type_name(hint: Any) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+_field_checks: dict[type, tuple[tuple[str, Any, frozenset[type]], ...]] = {}
 
 
 def check_field_types(obj: object, error: type[InvalidInput]) -> None:
     """Raise ``error`` naming the first dataclass field whose value has the wrong type."""
     cls = type(obj)
-    hints = _hints_cache.get(cls)
-    if hints is None:
+    checks = _field_checks.get(cls)
+    if checks is None:  # worked out once per class: replays check every event they rebuild
         hints = typing.get_type_hints(cls)
-        _hints_cache[cls] = hints
-    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
-        value = getattr(obj, f.name)
-        hint = hints.get(f.name, Any)
-        if not _matches(value, hint):
+        checks = _field_checks[cls] = tuple(
+            (f.name, hints.get(f.name, Any), _exact_types(hints.get(f.name, Any)))
+            for f in dataclasses.fields(obj)  # type: ignore[arg-type]
+            if hints.get(f.name, Any) is not Any
+        )
+    for name, hint, exact in checks:
+        value = getattr(obj, name)
+        if type(value) not in exact and not _matches(value, hint):
             raise error(
-                f"{cls.__name__}.{f.name} must be {_type_name(hint)}, got "
+                f"{cls.__name__}.{name} must be {_type_name(hint)}, got "
                 f"{type(value).__name__} {value!r:.60}"
             )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import uuid
@@ -757,3 +758,37 @@ def test_seeded_ids_are_uuid4_strings() -> None:
         parsed = uuid.UUID(text)
         assert str(parsed) == text
         assert parsed.version == 4
+
+
+# --- the fast paths a store's reads take ------------------------------------------------------
+
+
+@property_test
+@given(events)
+def test_stored_event_builds_the_event_the_constructor_builds(event: Event) -> None:
+    fields = [getattr(event, f.name) for f in dataclasses.fields(Event)]
+    meta = event.metadata
+    copy = esteach.events.stored_event(
+        *fields[:7],
+        esteach.events.stored_metadata(
+            meta.correlation_id, meta.causation_id, meta.user_id, meta.source, meta.schema_version
+        ),
+        fields[8],
+    )
+
+    assert copy == event
+    assert repr(copy) == repr(event)
+
+
+hints = [int, float, bool, str, type(None), str | None, int | None, dict[str, Any], list[int],
+         Any, float | str]  # fmt: skip
+values = json_values | st.builds(esteach.events.FrozenDict) | st.tuples(st.integers())
+
+
+@property_test
+@given(st.sampled_from(hints), values)
+def test_the_exact_type_shortcut_never_accepts_what_the_full_check_refuses(
+    hint: Any, value: object
+) -> None:
+    if type(value) in esteach.events._exact_types(hint):
+        assert esteach.events._matches(value, hint)

@@ -35,7 +35,7 @@ import duckdb
 
 from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
 from esteach.errors import DuplicateEventId, EventStoreError, InvalidInput
-from esteach.events import Event, EventMetadata, NewEvent, check_event_type
+from esteach.events import Event, NewEvent, check_event_type, stored_event, stored_metadata
 from esteach.store.base import (
     ANY,
     ExpectedVersion,
@@ -424,8 +424,11 @@ class DuckDBEventStore:
     def _rows(self, query: str, params: list[Any]) -> list[Event]:
         with self._conn_lock:
             self._check_open()
-            rows = self._conn.execute(query, params).fetchall()
-        return [_event(row) for row in rows]
+            # Columns, not rows: numpy hands DuckDB's columns over faster than fetchall
+            # builds row tuples (a fifth of a 10,000-event load), and tolist() makes them
+            # plain Python values again (None where the column is NULL).
+            result = self._conn.execute(query, params).fetchnumpy()
+        return _events([column.tolist() for column in result.values()])
 
     def _check_open(self) -> None:
         if self._closed:
@@ -501,17 +504,35 @@ def _params(event: Event) -> tuple[Any, ...]:
     )
 
 
-def _event(row: tuple[Any, ...]) -> Event:
-    (position, aggregate_id, version, event_id, aggregate_type, event_type, timestamp, data,
-     correlation_id, causation_id, user_id, source, schema_version) = row  # fmt: skip
-    return Event(
-        id=event_id,
-        aggregate_id=aggregate_id,
-        aggregate_type=aggregate_type,
-        event_type=event_type,
-        version=version,
-        timestamp=timestamp.replace(tzinfo=UTC),
-        data=json.loads(data),
-        metadata=EventMetadata(correlation_id, causation_id, user_id, source, schema_version),
-        global_position=position,
-    )
+def _events(columns: list[list[Any]]) -> list[Event]:
+    """The columns of ``COLUMNS`` as events, built for speed: a replay reads every one.
+
+    The data of all rows is parsed in one ``json.loads`` (DuckDB's JSON column refused anything
+    malformed on the way in, so each row holds one JSON value), and the metadata is not checked
+    again: it was checked before it was written.
+    """
+    (positions, aggregate_ids, versions, ids, aggregate_types, event_types, timestamps, texts,
+     correlation_ids, causation_ids, user_ids, sources, schema_versions) = columns  # fmt: skip
+    if not positions:
+        return []
+    data = json.loads("[" + ",".join(texts) + "]")
+    return [
+        stored_event(
+            event_id,
+            aggregate_id,
+            aggregate_type,
+            event_type,
+            version,
+            timestamp.replace(tzinfo=UTC),
+            event_data,
+            stored_metadata(correlation_id, causation_id, user_id, source, schema_version),
+            position,
+        )
+        for (
+            position, aggregate_id, version, event_id, aggregate_type, event_type, timestamp,
+            event_data, correlation_id, causation_id, user_id, source, schema_version,
+        ) in zip(
+            positions, aggregate_ids, versions, ids, aggregate_types, event_types, timestamps,
+            data, correlation_ids, causation_ids, user_ids, sources, schema_versions, strict=True,
+        )
+    ]  # fmt: skip
