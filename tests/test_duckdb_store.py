@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from esteach import DuckDBEventStore, EventStoreError, NewEvent, SeededIds, StepClock
+import esteach.store.duckdb as duckdb_store
+from esteach import (
+    DuckDBEventStore,
+    DuplicateEventId,
+    EventStoreError,
+    NewEvent,
+    SeededIds,
+    StepClock,
+    WrongExpectedVersion,
+)
 
 
 def created(n: int = 1) -> list[NewEvent]:
@@ -91,3 +101,88 @@ def test_sql_works_straight_after_opening_and_after_a_refused_append() -> None:
             store.append_events("s", 0, created())
         assert store.stream_version("never-written") == 0
         assert store.sql("SELECT count(*) FROM events").fetchall() == [(1,)]
+
+
+# --- what the store knows without asking the file ---------------------------------------------
+
+
+class Counting:
+    """A store's DuckDB connection that records each statement it runs."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.statements: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def execute(self, query: str, *args: Any) -> Any:
+        self.statements.append(query)
+        return self._conn.execute(query, *args)
+
+
+def counting(store: DuckDBEventStore) -> Counting:
+    conn = Counting(store._conn)
+    store._conn = conn  # type: ignore[assignment]
+    return conn
+
+
+def test_loading_a_stream_before_its_first_event_costs_no_statement(tmp_path: Path) -> None:
+    path = tmp_path / "events.duckdb"
+    with DuckDBEventStore(path) as writer:
+        writer.append_events("old", 0, created(2))
+    with DuckDBEventStore(path) as store:  # reopened: it learns the streams from the file
+        conn = counting(store)
+        assert store.get_events("new") == []
+        assert store.stream_version("new") == 0
+        assert store.get_events("old", 3) == []
+        assert conn.statements == []
+        assert [e.version for e in store.get_events("old")] == [1, 2]
+        assert len(conn.statements) == 1
+        assert [e.version for e in store.append_events("new", 0, created())] == [1]
+
+
+def test_with_more_streams_than_it_keeps_the_store_asks_the_file_and_stays_right(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(duckdb_store, "MAX_KNOWN_STREAMS", 3)
+    path = tmp_path / "events.duckdb"
+    with DuckDBEventStore(path) as writer:
+        for i in range(5):
+            writer.append_events(f"s{i}", 0, created(i + 1))
+    with DuckDBEventStore(path) as store:
+        conn = counting(store)
+        assert store.get_events("new") == []
+        assert conn.statements, "an unknown stream may exist: the file must be asked"
+        for i in range(5):
+            assert store.stream_version(f"s{i}") == i + 1
+            assert len(store.get_events(f"s{i}")) == i + 1
+        with pytest.raises(WrongExpectedVersion):
+            store.append_events("s0", 0, created())
+        assert store.append_events("s0", 1, created())[0].version == 2
+
+
+def test_after_an_append_the_file_refused_the_store_asks_the_file_again() -> None:
+    with DuckDBEventStore(":memory:") as store:
+        store.append_events("a", 0, [NewEvent("ItemAdded", {}, id="shared-id")])
+        with pytest.raises(DuplicateEventId):
+            store.append_events("b", 0, [NewEvent("ItemAdded", {}, id="shared-id")])
+        conn = counting(store)
+        assert store.stream_version("b") == 0
+        assert conn.statements, "the refused stream's head is asked of the file"
+        assert [e.version for e in store.append_events("b", 0, created())] == [1]
+
+
+def test_a_row_inserted_by_hand_through_sql_is_seen_by_the_store() -> None:
+    with DuckDBEventStore(":memory:") as store:
+        store.append_events("s", 0, created())
+        store.sql(
+            "INSERT INTO events SELECT global_position + 1, 'by-hand', 1, 'hand-1', "
+            "aggregate_type, event_type, timestamp, data, NULL, NULL, NULL, 'sql', 1 FROM events"
+        )
+        assert store.stream_version("by-hand") == 1
+        assert [e.id for e in store.get_events("by-hand")] == ["hand-1"]
+        assert store.head_position() == 2
+        with pytest.raises(WrongExpectedVersion):
+            store.append_events("by-hand", 0, created())
+        assert store.append_events("t", 0, created())[0].global_position == 3
