@@ -33,20 +33,23 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import duckdb
 
 from esteach.domains.account import CLOSED, OPEN
 from esteach.domains.user import ACTIVE, DEACTIVATED
-from esteach.errors import EsteachError, InvalidInput
+from esteach.errors import EsteachError, InvalidEventData, InvalidInput
 from esteach.events import Event, EventRegistry, check_event_type, check_text
 from esteach.events import registry as default_registry
 from esteach.store.base import EventStore
-from esteach.store.duckdb import naive_utc
+from esteach.store.duckdb import DuckDBEventStore, json_text, naive_utc
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -55,6 +58,7 @@ __all__ = [
     "BulkLoader",
     "EventProcessor",
     "Handler",
+    "LogReader",
     "Projection",
     "ProjectionError",
     "ProjectionTimeout",
@@ -66,8 +70,11 @@ __all__ = [
 Handler = Callable[[duckdb.DuckDBPyConnection, Event], None]
 """``handler(conn, event)``: apply one (upcast) event to the read model through ``conn``."""
 
-BulkLoader = Callable[[duckdb.DuckDBPyConnection, Iterator[Event]], None]
-"""``loader(conn, events)``: fill an empty read model from the whole log in a few statements."""
+BulkLoader = Callable[[duckdb.DuckDBPyConnection, "LogReader"], None]
+"""``loader(conn, log)``: fill an empty read model from the whole log in a few statements.
+
+``log`` is a :class:`LogReader`: iterate it for the (upcast) events, or take
+``log.frame(event_types)`` as one table."""
 
 MAX_PAGE_SIZE: Final = 100
 """The largest ``page_size`` a query accepts (the reference design had no bound: flaw 5)."""
@@ -282,9 +289,9 @@ class EventProcessor:
                 self._move_checkpoint(0, self._position)
                 reached = 0
                 if bulk_load is not None:
-                    reader = _LogReader(self, head)
+                    reader = LogReader(self, head)
                     try:
-                        bulk_load(self._conn, iter(reader))
+                        bulk_load(self._conn, reader)
                     except ProjectionError:
                         raise
                     except Exception as exc:
@@ -461,17 +468,21 @@ class EventProcessor:
             raise ProjectionError(f"projection {self.name!r} is closed; open a new one")
 
 
-class _LogReader:
-    """The whole log up to ``head``, upcast, page by page; remembers where it got to."""
+class LogReader:
+    """What a bulk loader gets: the log up to the rebuild's head, upcast.
+
+    Iterate it for the events one at a time, or call :meth:`frame` for the events of some
+    types as one table: a DuckDB store answers that in SQL, without an ``Event`` per row.
+    """
 
     def __init__(self, processor: EventProcessor, head: int) -> None:
         self._processor = processor
         self._head = head
-        self.position = 0
-        self.current: Event | None = None
+        self.position = 0  # how far the loader has been given the log
+        self.current: Event | None = None  # the event a loader's error is about, if known
 
     def __iter__(self) -> Iterator[Event]:
-        store, registry = self._processor.store, self._processor.registry
+        store = self._processor.store
         while self.position < self._head:
             limit = min(_PAGE_SIZE_FOR_READING, self._head - self.position)
             page = store.read_all(self.position + 1, limit=limit)
@@ -479,12 +490,36 @@ class _LogReader:
                 return
             for event in page:
                 self.current = event
-                try:
-                    lifted = registry.upcast(event)
-                except Exception as exc:
-                    raise self._processor._error(event, "upcasting", exc) from exc
+                lifted = self._upcast(event)
                 self.position = event.global_position
                 yield lifted
+
+    def frame(self, event_types: Collection[str]) -> pd.DataFrame:
+        """The events of ``event_types`` (as upcast) up to the head, as one DataFrame.
+
+        Columns: ``position``, ``id``, ``aggregate_id``, ``event_type``, ``timestamp`` (UTC,
+        without a zone, as DuckDB's ``TIMESTAMP`` holds it) and ``data`` (JSON text, so SQL
+        reads a field with ``data->>'email'``). Rows are in no particular order.
+
+        From a :class:`~esteach.store.duckdb.DuckDBEventStore` the rows come straight from
+        SQL; only events that an upcaster must lift (or whose schema version is not their
+        class's) pass through Python, as they would on any other read.
+        """
+        wanted = sorted(frozenset(event_types))
+        store = self._processor.store
+        if isinstance(store, DuckDBEventStore):
+            frame = self._frame_from_sql(store, wanted)
+        else:
+            types = frozenset(wanted)
+            frame = _log_frame([e for e in self if e.event_type in types])
+        self.position = self._head
+        return frame
+
+    def event_at(self, position: int) -> Event:
+        """The (upcast) event at ``position``; it becomes :attr:`current`, for error messages."""
+        [event] = self._processor.store.read_all(position, limit=1)
+        self.current = event
+        return self._upcast(event)
 
     def error(self, loader: object, exc: Exception) -> ProjectionError:
         if self.current is None:
@@ -494,6 +529,66 @@ class _LogReader:
                 handler=_name_of(loader),
             )
         return self._processor._error(self.current, _name_of(loader), exc)
+
+    def _upcast(self, event: Event) -> Event:
+        try:
+            return self._processor.registry.upcast(event)
+        except Exception as exc:
+            self.current = event
+            raise self._processor._error(event, "upcasting", exc) from exc
+
+    def _frame_from_sql(self, store: DuckDBEventStore, wanted: list[str]) -> pd.DataFrame:
+        import pandas as pd
+
+        registry = self._processor.registry
+        steps = registry.upcasters.steps()
+        sources = set(wanted)  # the wanted types, and every type an upcaster renames into one
+        while grown := {s.event_type for s in steps if s.target[0] in sources} - sources:
+            sources |= grown
+        lifted = [f"{s.event_type}:{s.from_version}" for s in steps]
+        registered = sorted(t for t in sources if t in registry)
+        current = [f"{t}:{registry.get(t).schema_version}" for t in registered]
+        params = [lifted, registered, current]
+        fast = store.sql_df(LOG_ROWS, [self._head, wanted, *params])
+        slow = store.select_events(LIFTED_ROWS, [self._head, sorted(sources), *params])
+        upcast = [e for e in map(self._upcast, slow) if e.event_type in wanted]
+        if not upcast:
+            return fast
+        return pd.concat([fast, _log_frame(upcast)], ignore_index=True)
+
+
+def _log_frame(events: Sequence[Event]) -> pd.DataFrame:
+    """:meth:`LogReader.frame`'s columns, built from events in Python."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "position": pd.Series([e.global_position for e in events], dtype="int64"),
+            "id": pd.Series([e.id for e in events], dtype=object),
+            "aggregate_id": pd.Series([e.aggregate_id for e in events], dtype=object),
+            "event_type": pd.Series([e.event_type for e in events], dtype=object),
+            "timestamp": pd.Series(
+                [naive_utc(e.timestamp) for e in events], dtype="datetime64[us]"
+            ),
+            "data": pd.Series([json_text(e.data) for e in events], dtype=object),
+        }
+    )
+
+
+# The log's rows for LogReader.frame, read in SQL. An event goes through Python instead when an
+# upcaster lifts its (type, version), or when its type's class is at another schema version
+# (then upcasting names the missing step, as on every read).
+PYTHON_ROUTE = """(
+    list_contains(?, event_type || ':' || schema_version)
+    OR (list_contains(?, event_type)
+        AND NOT list_contains(?, event_type || ':' || schema_version))
+)"""
+LOG_ROWS = f"""
+SELECT global_position AS position, id, aggregate_id, event_type, timestamp, data::VARCHAR AS data
+FROM events
+WHERE global_position <= ? AND list_contains(?, event_type) AND NOT {PYTHON_ROUTE}
+"""
+LIFTED_ROWS = f"global_position <= ? AND list_contains(?, event_type) AND {PYTHON_ROUTE}"
 
 
 def _aborted_hint(exc: Exception) -> str:
@@ -651,11 +746,34 @@ WHERE contains(lower(name), lower(?)) OR contains(lower(email), lower(?))
 """
 COUNT_USERS = "SELECT count(*) FROM users"
 
-# The set-based rebuild: every user's final row from their events in one statement. A row
+# The set-based rebuild reads each user event's fields out of its JSON data in SQL ...
+USER_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    "UserCreated": ("email", "name"),
+    "UserEmailChanged": ("new_email",),
+    "UserNameChanged": ("new_name",),
+    "UserDeactivated": (),
+}
+USER_EVENTS = """
+SELECT position, aggregate_id AS user_id, event_type, timestamp,
+       CASE event_type WHEN 'UserCreated' THEN data->>'email'
+                       WHEN 'UserEmailChanged' THEN data->>'new_email' END AS email,
+       CASE event_type WHEN 'UserCreated' THEN data->>'name'
+                       WHEN 'UserNameChanged' THEN data->>'new_name' END AS name
+FROM user_log
+"""
+# ... refuses an event that lacks a field its handler would need (the first, by position) ...
+FIRST_WITHOUT_FIELDS = f"""
+WITH user_events AS ({USER_EVENTS})
+SELECT min(position) FROM user_events
+WHERE (event_type = 'UserCreated' AND (email IS NULL OR name IS NULL))
+   OR (event_type = 'UserEmailChanged' AND email IS NULL)
+   OR (event_type = 'UserNameChanged' AND name IS NULL)
+"""
+# ... and folds them: every user's final row from their events in one statement. A row
 # starts at the user's (last) UserCreated, as the upsert does; later events overwrite fields.
-USERS_FROM_EVENTS = """
+USERS_FROM_EVENTS = f"""
 INSERT INTO users
-WITH created AS (
+WITH user_events AS ({USER_EVENTS}), created AS (
     SELECT user_id, max(position) AS created_position
     FROM user_events WHERE event_type = 'UserCreated' GROUP BY user_id
 ), applied AS (
@@ -702,38 +820,25 @@ def on_user_deactivated(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
     conn.execute(SET_STATUS, [DEACTIVATED, naive_utc(event.timestamp), event.aggregate_id])
 
 
-def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, events: Iterator[Event]) -> None:
-    """The set-based rebuild: gather the user events in columns, then one INSERT ... SELECT.
+def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, log: LogReader) -> None:
+    """The set-based rebuild: the user events as one table, folded by SQL into the final rows.
 
-    Python reads and upcasts the events (as the per-event path does); SQL folds them.
+    From a DuckDB store the events never become Python objects (bar the few an upcaster lifts);
+    SQL reads their fields out of the JSON and ``USERS_FROM_EVENTS`` folds them.
     """
-    import pandas as pd  # only the set-based rebuild needs pandas
-
-    fields = {
-        "UserCreated": ("email", "name"),
-        "UserEmailChanged": ("new_email", None),
-        "UserNameChanged": (None, "new_name"),
-        "UserDeactivated": (None, None),
-    }
-    columns: dict[str, list[Any]] = {
-        k: [] for k in ("position", "user_id", "event_type", "timestamp", "email", "name")
-    }
-    for event in events:
-        if event.event_type not in fields:
-            continue
-        email, name = fields[event.event_type]
-        columns["position"].append(event.global_position)
-        columns["user_id"].append(event.aggregate_id)
-        columns["event_type"].append(event.event_type)
-        columns["timestamp"].append(naive_utc(event.timestamp))
-        columns["email"].append(None if email is None else event.data[email])
-        columns["name"].append(None if name is None else event.data[name])
-    frame = pd.DataFrame(columns).astype({"position": "int64", "timestamp": "datetime64[us]"})
-    conn.register("user_events", frame)
+    conn.register("user_log", log.frame(USER_FIELDS))
     try:
+        [(missing,)] = conn.execute(FIRST_WITHOUT_FIELDS).fetchall()
+        if missing is not None:
+            event = log.event_at(missing)
+            needed = [f for f in USER_FIELDS[event.event_type] if f not in event.data]
+            raise InvalidEventData(
+                f"{event.event_type} data {dict(event.data)!r:.80} has no {needed or 'value'} "
+                f"(the users table needs {list(USER_FIELDS[event.event_type])})"
+            )
         conn.execute(USERS_FROM_EVENTS, [DEACTIVATED, ACTIVE])
     finally:
-        conn.unregister("user_events")
+        conn.unregister("user_log")
 
 
 @dataclass(frozen=True, slots=True)

@@ -808,3 +808,74 @@ def test_a_connection_shared_with_a_new_projection_accepts_sql_at_once() -> None
     conn = duckdb.connect()
     UserQueryModel(InMemoryEventStore(), database=conn)
     assert conn.sql("SELECT 1").fetchall() == [(1,)]
+
+
+# --- the log as one table, for set-based loaders ------------------------------------------------
+
+
+def a_log_with_an_old_shape(store: EventStore, users: CommandProcessor[User]) -> None:
+    """A small history, one account, and one first-release ``UserRegistered`` to upcast."""
+    a_small_history(users)
+    CommandProcessor(store, BankAccount, ids=SeededIds(3)).process_command(
+        OpenAccount("acc-1", "ada")
+    )
+    old = NewEvent(
+        "UserRegistered",
+        {"id": "grace", "email": "grace@navy.mil", "full_name": "Grace Hopper"},
+        aggregate_type="User",
+    )
+    store.append_events("grace", 0, [old])
+    users.process_command(ChangeName("grace", "Grace B. Hopper"))
+
+
+def log_frame_rows(store: EventStore, types: list[str]) -> list[tuple[Any, ...]]:
+    processor = EventProcessor(store, name="frame")
+    reader = esteach.projections.LogReader(processor, store.head_position())
+    frame = reader.frame(types).sort_values("position")
+    assert reader.position == store.head_position()
+    return [tuple(row) for row in frame.itertuples(index=False)]
+
+
+def test_the_log_as_a_table_is_the_same_from_every_store(tmp_path: Path) -> None:
+    frames = []
+    for kind in STORES:
+        (tmp_path / kind).mkdir()
+        store = make_store(kind, tmp_path / kind)
+        a_log_with_an_old_shape(store, CommandProcessor(store, User, ids=SeededIds(11)))
+        frames.append(log_frame_rows(store, ["UserCreated", "UserNameChanged"]))
+    assert frames[0] == frames[1] == frames[2]
+    memory = frames[0]
+    assert [row[3] for row in memory].count("UserCreated") == 4  # grace's, lifted from v1
+    assert {row[3] for row in memory} == {"UserCreated", "UserNameChanged"}
+    grace = [row for row in memory if row[2] == "grace"]
+    assert '"name":"Grace Hopper"' in grace[0][5]
+
+
+def test_a_set_based_rebuild_from_duckdb_builds_events_only_for_the_rows_it_upcasts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store("duckdb-file", tmp_path)
+    a_log_with_an_old_shape(store, CommandProcessor(store, User, ids=SeededIds(11)))
+    model = UserQueryModel(store)
+    model.catch_up()
+    per_event = table(model, "users")
+    built: list[Any] = []
+    real = esteach.store.duckdb.stored_event
+    monkeypatch.setattr(
+        esteach.store.duckdb, "stored_event", lambda *a: built.append(a[0]) or real(*a)
+    )
+
+    assert model.rebuild(set_based=True) == store.head_position() == 9
+    assert table(model, "users") == per_event
+    assert len(built) == 1, "only the UserRegistered event passes through Python"
+
+
+def test_select_events_and_sql_df_refuse_what_they_cannot_run() -> None:
+    with DuckDBEventStore(":memory:") as store:
+        store.append_events("s", 0, [NewEvent("ItemAdded", {"n": 1})])
+        assert [e.version for e in store.select_events("data->>'n' = ?", ["1"])] == [1]
+        with pytest.raises(InvalidInput, match="SQL condition"):
+            store.select_events("  ")
+        with pytest.raises(InvalidInput, match="queries"):
+            store.sql_df("DELETE FROM events")
+        assert store.sql_df("SELECT count(*) AS n FROM events")["n"].tolist() == [1]
