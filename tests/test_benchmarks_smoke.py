@@ -31,6 +31,8 @@ ESTEACH_COMMANDS = {
     "esteach in-memory",
     "esteach duckdb :memory:",
     "esteach duckdb file",
+    "esteach duckdb :memory: + cache",
+    "esteach duckdb file + cache",
     "raw duckdb :memory: INSERT",
     "raw duckdb file INSERT",
     "raw sqlite3 :memory: INSERT",
@@ -90,6 +92,11 @@ def test_quick_suite_runs_and_writes_the_expected_csv(tmp_path: Path) -> None:
         "set-based rebuild (duckdb file)",
         "per-event catch-up (duckdb file)",
     }
+    assert set(by_section["notebooks"]) == {"00_setup_check", "whole sequence"}
+    [whole] = by_section["notebooks"]["whole sequence"]
+    [setup] = by_section["notebooks"]["00_setup_check"]
+    assert whole["size"] == "1" and float(whole["value"]) == float(setup["value"]) > 0
+
     ratios = by_section["ratio"]
     assert all(r["met"] in ("yes", "no") for rs in ratios.values() for r in rs)
-    assert any("command path / raw" in subject for subject in ratios)
+    assert any("command path (AggregateCache) / raw" in subject for subject in ratios)
