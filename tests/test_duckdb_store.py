@@ -186,3 +186,16 @@ def test_a_row_inserted_by_hand_through_sql_is_seen_by_the_store() -> None:
         with pytest.raises(WrongExpectedVersion):
             store.append_events("by-hand", 0, created())
         assert store.append_events("t", 0, created())[0].global_position == 3
+
+
+def test_a_stream_stored_out_of_order_by_hand_still_loads_in_version_order() -> None:
+    with DuckDBEventStore(":memory:") as store:
+        for position, version in ((1, 3), (2, 1), (3, 2)):  # rows written by hand, shuffled
+            store.sql(
+                "INSERT INTO events VALUES (?, 's', ?, ?, 'T', 'ItemAdded', "
+                "TIMESTAMP '2024-01-01', '{}', NULL, NULL, NULL, 'sql', 1)",
+                [position, version, f"e{version}"],
+            )
+        assert [e.version for e in store.get_events("s")] == [1, 2, 3]
+        assert [e.id for e in store.get_events("s", 2)] == ["e2", "e3"]
+        assert [e.version for e in store.get_events("s", 3)] == [3]

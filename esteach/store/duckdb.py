@@ -88,11 +88,14 @@ CREATE INDEX IF NOT EXISTS events_by_stream ON events (aggregate_id);
 HEAD = "SELECT coalesce(max(global_position), 0), max(timestamp) FROM events"
 HAS_EVENTS = "SELECT 1 FROM information_schema.tables WHERE table_name = 'events'"
 STREAM_VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE aggregate_id = ?"
-# OFFSET 0 keeps the aggregate_id index lookup apart from the version filter, which would
-# otherwise switch the index off.
-STREAM = f"""
-SELECT {COLUMNS} FROM (SELECT * FROM events WHERE aggregate_id = ? OFFSET 0)
-WHERE version >= ? ORDER BY version
+# A stream's events. No ORDER BY: DuckDB keeps insertion order (preserve_insertion_order),
+# which within a stream is version order, and _rows checks that and sorts if it ever is not;
+# the ORDER BY cost more than the rest of a short stream's load (0.35 of 1.2 ms).
+STREAM = f"SELECT {COLUMNS} FROM events WHERE aggregate_id = ?"
+# From a version on: OFFSET 0 keeps the aggregate_id index lookup apart from the version
+# filter, which would otherwise switch the index off.
+STREAM_FROM = f"""
+SELECT {COLUMNS} FROM (SELECT * FROM events WHERE aggregate_id = ? OFFSET 0) WHERE version >= ?
 """
 BY_TYPE = f"""
 SELECT {COLUMNS} FROM events WHERE event_type = ? AND global_position >= ?
@@ -391,7 +394,9 @@ class DuckDBEventStore:
         known = None if self.read_only else self._database.streams.get(aggregate_id)
         if known is not None and max(from_version, 1) > known:
             return []  # nothing there yet (a new aggregate's first load, say): no query
-        return self._rows(STREAM, [aggregate_id, from_version])
+        if from_version <= 1:
+            return self._rows(STREAM, [aggregate_id], in_order="version")
+        return self._rows(STREAM_FROM, [aggregate_id, from_version], in_order="version")
 
     def get_events_by_type(
         self, event_type: str, limit: int | None = None, from_position: int = 0
@@ -509,14 +514,21 @@ class DuckDBEventStore:
         row = _one(self._conn.execute(STREAM_VERSION, [aggregate_id]))
         return int(row[0]) if row else 0
 
-    def _rows(self, query: str, params: list[Any]) -> list[Event]:
+    def _rows(self, query: str, params: list[Any], in_order: str | None = None) -> list[Event]:
+        """The events ``query`` selects; sorted by the column ``in_order`` if not already."""
         with self._conn_lock:
             self._check_open()
             # Columns, not rows: numpy hands DuckDB's columns over faster than fetchall
             # builds row tuples (a fifth of a 10,000-event load), and tolist() makes them
             # plain Python values again (None where the column is NULL).
             result = self._conn.execute(query, params).fetchnumpy()
-        return _events([column.tolist() for column in result.values()])
+        columns = list(result.values())
+        if in_order is not None:
+            key = result[in_order]
+            if len(key) > 1 and not (key[1:] > key[:-1]).all():
+                order = key.argsort(kind="stable")
+                columns = [column[order] for column in columns]
+        return _events([column.tolist() for column in columns])
 
     def _check_open(self) -> None:
         if self._closed:
