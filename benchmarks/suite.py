@@ -2,13 +2,15 @@
 
     python benchmarks/suite.py [--quick] [--users N] [--changes K] [--repeats R]
                                [--lengths 10,100,...] [--bulk-events N] [--projection-events N]
+                               [--per-event-events N] [--notebooks all|none|NAMES]
                                [--no-eventsourcing] [--out DIR]
 
-Four sections, each comparison in the same run and (for commands) interleaved round by round,
+Five sections, each comparison in the same run and (for commands) interleaved round by round,
 so a slow moment of the machine touches them alike:
 
 1. **commands**: N users created, then K ``ChangeName`` commands each, through
-   ``CommandProcessor`` on the in-memory store, DuckDB ``:memory:`` and a DuckDB file; against
+   ``CommandProcessor`` on the in-memory store, DuckDB ``:memory:`` and a DuckDB file (the two
+   DuckDB ones also with an ``AggregateCache``); against
    the raw limit (the same number of single-statement INSERT transactions, one row each, into a
    bare table made with ``esteach.store.duckdb.SCHEMA``) in DuckDB and sqlite3; and the
    ``eventsourcing`` library (POPO and SQLite) doing the same commands on a tiny aggregate.
@@ -21,11 +23,14 @@ so a slow moment of the machine touches them alike:
    eventsourcing library's repository without and with a snapshot.
 4. **projection**: ``UserQueryModel`` over a sample log in a DuckDB file, reopened: ``read_all``,
    set-based rebuild, and per-event catch-up (on at most ``--per-event-events`` events).
+5. **notebooks**: the numbered notebooks run top to bottom, each in a fresh kernel, at test
+   size (``ESTEACH_SIZE=small``), and the whole sequence.
 
 Prints a table and the ratios the project targets; saves ``suite.csv`` and ``loads.png``
 under ``--out`` (default ``benchmarks/results``, which git ignores). ``--quick`` is a smoke
-run: small defaults, one round, no 100,000-event stream. The eventsourcing rows need the
-``bench`` extra (``pip install -e ".[bench]"``); without it they are skipped, and said so.
+run: small defaults, one round, no 100,000-event stream, only notebook 00. The eventsourcing
+rows need the ``bench`` extra (``pip install -e ".[bench]"``); without it they are skipped,
+and said so.
 """
 
 from __future__ import annotations
@@ -542,7 +547,7 @@ def fmt(value: Any, unit: str = "") -> str:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    widths = (10, 62, 8, 16, 11, 8, 8, 8, 4)
+    widths = (10, 74, 9, 16, 11, 8, 8, 8, 4)
     header = ("section", "subject", "size", "value", "unit", "p50 ms", "p99 ms", "target", "met")
     print(" ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for r in rows:
