@@ -29,7 +29,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -64,6 +64,9 @@ COLUMNS = (
     "correlation_id, causation_id, user_id, source, schema_version"
 )
 _ROW = "(" + ", ".join("?" * 13) + ")"
+# What reads select: the same columns, the commit time as microseconds since 1970, which
+# becomes a UTC datetime in half the time a naive DuckDB timestamp does.
+READ = COLUMNS.replace(" timestamp,", " epoch_us(timestamp),")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -91,22 +94,22 @@ STREAM_VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE aggregate_i
 # A stream's events. No ORDER BY: DuckDB keeps insertion order (preserve_insertion_order),
 # which within a stream is version order, and _rows checks that and sorts if it ever is not;
 # the ORDER BY cost more than the rest of a short stream's load (0.35 of 1.2 ms).
-STREAM = f"SELECT {COLUMNS} FROM events WHERE aggregate_id = ?"
+STREAM = f"SELECT {READ} FROM events WHERE aggregate_id = ?"
 # From a version on: OFFSET 0 keeps the aggregate_id index lookup apart from the version
 # filter, which would otherwise switch the index off.
 STREAM_FROM = f"""
-SELECT {COLUMNS} FROM (SELECT * FROM events WHERE aggregate_id = ? OFFSET 0) WHERE version >= ?
+SELECT {READ} FROM (SELECT * FROM events WHERE aggregate_id = ? OFFSET 0) WHERE version >= ?
 """
 BY_TYPE = f"""
-SELECT {COLUMNS} FROM events WHERE event_type = ? AND global_position >= ?
+SELECT {READ} FROM events WHERE event_type = ? AND global_position >= ?
 ORDER BY global_position LIMIT ?
 """
-SINCE = f"SELECT {COLUMNS} FROM events WHERE timestamp >= ? ORDER BY global_position"
-ALL = f"SELECT {COLUMNS} FROM events WHERE global_position >= ? ORDER BY global_position LIMIT ?"
+SINCE = f"SELECT {READ} FROM events WHERE timestamp >= ? ORDER BY global_position"
+ALL = f"SELECT {READ} FROM events WHERE global_position >= ? ORDER BY global_position LIMIT ?"
 PAGE = f"""
-SELECT {COLUMNS} FROM events WHERE global_position BETWEEN ? AND ? ORDER BY global_position
+SELECT {READ} FROM events WHERE global_position BETWEEN ? AND ? ORDER BY global_position
 """
-BY_IDS = f"SELECT {COLUMNS} FROM events WHERE id IN (SELECT unnest(?::VARCHAR[]))"
+BY_IDS = f"SELECT {READ} FROM events WHERE id IN (SELECT unnest(?::VARCHAR[]))"
 STREAM_HEADS = """
 SELECT aggregate_id, max(version) FROM events
 WHERE aggregate_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY aggregate_id
@@ -440,7 +443,7 @@ class DuckDBEventStore:
         """
         if not isinstance(where, str) or not where.strip():
             raise InvalidInput(f"where must be an SQL condition, got {where!r}")
-        return self._rows(f"SELECT {COLUMNS} FROM events WHERE {where} ORDER BY global_position",
+        return self._rows(f"SELECT {READ} FROM events WHERE {where} ORDER BY global_position",
                           list(params))  # fmt: skip
 
     def sql_df(self, query: str, params: Sequence[Any] = ()) -> pd.DataFrame:
@@ -618,6 +621,9 @@ def _params(event: Event) -> tuple[Any, ...]:
     )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _events(columns: list[list[Any]]) -> list[Event]:
     """The columns of ``COLUMNS`` as events, built for speed: a replay reads every one.
 
@@ -637,13 +643,13 @@ def _events(columns: list[list[Any]]) -> list[Event]:
             aggregate_type,
             event_type,
             version,
-            timestamp.replace(tzinfo=UTC),
+            _EPOCH + timedelta(0, 0, microseconds),
             event_data,
             stored_metadata(correlation_id, causation_id, user_id, source, schema_version),
             position,
         )
         for (
-            position, aggregate_id, version, event_id, aggregate_type, event_type, timestamp,
+            position, aggregate_id, version, event_id, aggregate_type, event_type, microseconds,
             event_data, correlation_id, causation_id, user_id, source, schema_version,
         ) in zip(
             positions, aggregate_ids, versions, ids, aggregate_types, event_types, timestamps,
