@@ -691,16 +691,20 @@ def test_events_in_an_old_schema_are_projected_after_upcasting(
     assert plain.count_users() == 1
 
 
-def test_user_registered_events_of_the_first_release_are_projected_as_user_created(
-    store: EventStore, users: CommandProcessor[User]
-) -> None:
-    # The User domain's own upcaster (on the global registry) reads them as UserCreated.
-    first_release = NewEvent(
+def grace_first_release() -> NewEvent:
+    """Grace as the first release of the User domain recorded her: ``UserRegistered`` v1."""
+    return NewEvent(
         "UserRegistered",
         {"id": "grace", "email": "grace@navy.mil", "full_name": "Grace Hopper"},
         aggregate_type="User",
     )
-    store.append_events("grace", 0, [first_release])
+
+
+def test_user_registered_events_of_the_first_release_are_projected_as_user_created(
+    store: EventStore, users: CommandProcessor[User]
+) -> None:
+    # The User domain's own upcaster (on the global registry) reads them as UserCreated.
+    store.append_events("grace", 0, [grace_first_release()])
     users.process_command(ChangeEmail("grace", "grace@example.com"))
     model = UserQueryModel(store)
     model.catch_up()
@@ -819,12 +823,7 @@ def a_log_with_an_old_shape(store: EventStore, users: CommandProcessor[User]) ->
     CommandProcessor(store, BankAccount, ids=SeededIds(3)).process_command(
         OpenAccount("acc-1", "ada")
     )
-    old = NewEvent(
-        "UserRegistered",
-        {"id": "grace", "email": "grace@navy.mil", "full_name": "Grace Hopper"},
-        aggregate_type="User",
-    )
-    store.append_events("grace", 0, [old])
+    store.append_events("grace", 0, [grace_first_release()])
     users.process_command(ChangeName("grace", "Grace B. Hopper"))
 
 
