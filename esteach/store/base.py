@@ -125,7 +125,12 @@ def check_aggregate_id(aggregate_id: object) -> str:
         raise InvalidInput(
             f"aggregate_id is {len(aggregate_id)} characters long; at most {MAX_ID_LENGTH} allowed"
         )
-    if any(ch in aggregate_id for ch in "\x00\n\r\t"):
+    if (
+        "\x00" in aggregate_id
+        or "\n" in aggregate_id
+        or "\r" in aggregate_id
+        or "\t" in aggregate_id
+    ):
         raise InvalidInput(f"aggregate_id {aggregate_id!r:.60} contains control characters")
     return check_text(aggregate_id, "aggregate_id")
 
@@ -273,15 +278,16 @@ def check_bulk(
     for i, event in enumerate(events):
         if not isinstance(event, Event):
             raise InvalidInput(f"bulk_import item {i} is a {type(event).__name__}, not an Event")
-        check_aggregate_id(event.aggregate_id)
+        stream = event.aggregate_id
+        if not (isinstance(stream, str) and stream in stream_version):  # checked once a stream
+            check_aggregate_id(stream)
+            stream_version[stream] = current_version(stream)
         check_event_id(event.id)
         check_event_type(event.event_type)
         ensure_json_data(event.data, f"bulk_import item {i} data")
         if event.id in seen:
             raise DuplicateEventId(f"bulk_import item {i} repeats event id {event.id!r}")
         seen.add(event.id)
-        if event.aggregate_id not in stream_version:
-            stream_version[event.aggregate_id] = current_version(event.aggregate_id)
         want = stream_version[event.aggregate_id] + 1
         if event.version != want:
             raise InvalidInput(

@@ -350,7 +350,13 @@ class DuckDBEventStore:
         database = self._database
         with database.lock, self._conn_lock:
             self._check_open()
-            streams = sorted({e.aggregate_id for e in events if isinstance(e, Event)})
+            streams = sorted(
+                {
+                    e.aggregate_id
+                    for e in events
+                    if isinstance(e, Event) and isinstance(e.aggregate_id, str)
+                }
+            )
             heads = dict(self._conn.execute(STREAM_HEADS, [streams]).fetchall())
             checked = check_bulk(events, lambda s: heads.get(s, 0), database.last_timestamp)
             if not checked:

@@ -1221,6 +1221,28 @@ class EventStoreContract(abc.ABC):
 
         assert store.head_position() == 0
 
+    @pytest.mark.parametrize(
+        ("aggregate_id", "words"),
+        [
+            pytest.param(["order-1"], "must be a str", id="unhashable-list"),
+            pytest.param(7, "must be a str", id="int"),
+            pytest.param("  ", "blank", id="blank"),
+            pytest.param("a\nb", "control characters", id="newline"),
+        ],
+    )
+    def test_bulk_import_refuses_a_bad_stream_id_in_any_item_and_writes_nothing(
+        self, store: EventStore, aggregate_id: object, words: str
+    ) -> None:
+        sample = [
+            recorded("imp-1", STREAM, 1, START),
+            recorded("imp-2", aggregate_id, 1, START),  # type: ignore[arg-type]
+        ]
+
+        with pytest.raises(InvalidInput, match=words):
+            store.bulk_import(sample)
+
+        assert store.head_position() == 0
+
     # --- closing ----------------------------------------------------------------------------------
 
     CLOSED_OPERATIONS: ClassVar[dict[str, Callable[[EventStore], object]]] = {
