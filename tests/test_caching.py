@@ -22,7 +22,6 @@ from esteach import (
     ConcurrencyConflict,
     DuckDBEventStore,
     Event,
-    EventMetadata,
     EventStore,
     InMemoryEventStore,
     InMemorySnapshotStore,
@@ -406,40 +405,13 @@ def test_when_conflicts_exhaust_the_retries_the_cache_keeps_nothing_for_that_agg
 
 # --- counts, not times: what the cache saves on a long stream ------------------------------------
 
-LONG = 10_000
-
-
-def import_long_user_stream(store: EventStore, user_id: str = "u-long") -> None:
-    """``UserCreated`` and then ``UserNameChanged`` up to version ``LONG``, in one bulk import."""
-    ids = SeededIds(404)
-    metadata = EventMetadata(source="sample")
-
-    def event(version: int, event_type: str, data: dict[str, Any]) -> Event:
-        return Event(ids(), user_id, "User", event_type, version, START, data, metadata)
-
-    created = event(
-        1, "UserCreated", {"user_id": user_id, "email": "long@example.com", "name": "0"}
-    )
-    renamed = (event(v, "UserNameChanged", {"new_name": f"name {v}"}) for v in range(2, LONG + 1))
-    assert store.bulk_import([created, *renamed]) == LONG
-
-
-@pytest.fixture(params=["memory", "duckdb-memory"])
-def event_store(request: pytest.FixtureRequest) -> Iterator[EventStore]:
-    clock, ids = StepClock(START + timedelta(days=1), STEP), SeededIds(1)
-    store: EventStore
-    if request.param == "memory":
-        store = InMemoryEventStore(clock=clock, ids=ids)
-    else:
-        store = DuckDBEventStore(":memory:", clock=clock, ids=ids)
-    yield store
-    store.close()
+LONG = 10_000  # the stream of the long_stream_store fixture (tests/conftest.py)
 
 
 def test_a_cached_10000_event_stream_reads_no_events_and_then_exactly_the_new_one(
-    event_store: EventStore,
+    long_stream_store: EventStore,
 ) -> None:
-    import_long_user_stream(event_store)
+    event_store = long_stream_store
     snapshots = InMemorySnapshotStore()
     cache = AggregateCache(8)
     cached = CommandProcessor(

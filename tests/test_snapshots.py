@@ -35,8 +35,6 @@ from esteach import (
     DomainEvent,
     DuckDBEventStore,
     DuckDBSnapshotStore,
-    Event,
-    EventMetadata,
     EventStore,
     InMemoryEventStore,
     InMemorySnapshotStore,
@@ -761,41 +759,13 @@ def test_the_events_after_a_snapshot_are_read_from_the_version_after_it() -> Non
 
 # --- counts, not times: what snapshots save on a long stream -----------------------------------
 
-LONG = 10_000
-
-
-def import_long_user_stream(store: EventStore, user_id: str = "u-long") -> None:
-    """``UserCreated`` and then ``UserNameChanged`` up to version ``LONG``, in one bulk import
-    (10,000 commands would make this test slow and teach nothing more)."""
-    ids = SeededIds(404)
-    metadata = EventMetadata(source="sample")
-
-    def event(version: int, event_type: str, data: dict[str, Any]) -> Event:
-        return Event(ids(), user_id, "User", event_type, version, START, data, metadata)
-
-    created = event(
-        1, "UserCreated", {"user_id": user_id, "email": "long@example.com", "name": "0"}
-    )
-    renamed = (event(v, "UserNameChanged", {"new_name": f"name {v}"}) for v in range(2, LONG + 1))
-    assert store.bulk_import([created, *renamed]) == LONG
-
-
-@pytest.fixture(params=["memory", "duckdb-memory"])
-def event_store(request: pytest.FixtureRequest) -> Iterator[EventStore]:
-    clock, ids = StepClock(START + timedelta(days=1), STEP), SeededIds(1)
-    store: EventStore
-    if request.param == "memory":
-        store = InMemoryEventStore(clock=clock, ids=ids)
-    else:
-        store = DuckDBEventStore(":memory:", clock=clock, ids=ids)
-    yield store
-    store.close()
+LONG = 10_000  # the stream of the long_stream_store fixture (tests/conftest.py)
 
 
 def test_a_snapshot_load_of_a_10000_event_stream_reads_fewer_than_100_events(
-    event_store: EventStore,
+    long_stream_store: EventStore,
 ) -> None:
-    import_long_user_stream(event_store)
+    event_store = long_stream_store
     snapshots = InMemorySnapshotStore()
 
     full = Repository(event_store, User)
@@ -805,7 +775,7 @@ def test_a_snapshot_load_of_a_10000_event_stream_reads_fewer_than_100_events(
         LONG,
         LONG,
     )
-    assert replayed.name == f"name {LONG}"
+    assert replayed.name == f"Ada {LONG}"
 
     # One command through a processor with snapshots: its load replays, then it snapshots.
     processor = CommandProcessor(
@@ -830,7 +800,7 @@ def test_a_snapshot_load_of_a_10000_event_stream_reads_fewer_than_100_events(
     assert loaded.state() == {
         "aggregate_id": "u-long",
         "version": LONG + 43,
-        "email": "long@example.com",
+        "email": "ada@example.com",
         "name": "late 41",
         "status": "active",
     }
