@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from racing import in_threads
 
 from esteach import (
     Aggregate,
@@ -570,30 +571,6 @@ def per_thread(store: EventStore) -> int:
     return 25 if isinstance(store, InMemoryEventStore) else 8
 
 
-def run_in_threads(count: int, work: Callable[[int], T]) -> list[T]:
-    """Run ``work(0) ... work(count - 1)`` in threads started together; re-raise any error."""
-    barrier = threading.Barrier(count)
-    results: dict[int, T] = {}
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(10)
-            results[index] = work(index)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(t.is_alive() for t in threads), "a thread did not finish"
-    if errors:
-        raise errors[0]
-    return [results[i] for i in range(count)]
-
-
 def check_log(store: EventStore, sent: dict[str, list[str]], results: list[list[Any]]) -> list[Any]:
     """Every name sent to every stream is recorded exactly once, after its stream's creation,
     in contiguous versions; global positions strictly increase; results match the store."""
@@ -621,7 +598,7 @@ def test_threads_through_one_processor_record_every_event_once(store: EventStore
     create(processor)
     names = {t: [f"t{t}-{i}" for i in range(per_thread(store))] for t in range(THREADS)}
 
-    results = run_in_threads(
+    results = in_threads(
         THREADS, lambda t: [processor.process_command(ChangeName("u-1", n)) for n in names[t]]
     )
     flat = check_log(store, {"u-1": [n for t in names for n in names[t]]}, results)
@@ -638,7 +615,7 @@ def test_threads_through_their_own_processors_on_one_store_record_every_event_on
     create(processors[0])
     names = {t: [f"t{t}-{i}" for i in range(per_thread(store))] for t in range(THREADS)}
 
-    results = run_in_threads(
+    results = in_threads(
         THREADS,
         lambda t: [processors[t].process_command(ChangeName("u-1", n)) for n in names[t]],
     )
@@ -683,7 +660,7 @@ def test_threads_on_many_streams_record_every_event_once(
     for stream in sent:
         create(one, stream)
 
-    results = run_in_threads(
+    results = in_threads(
         THREADS,
         lambda t: [processors[t].process_command(ChangeName(s, n)) for s, n in plan[t]],
     )
@@ -704,7 +681,7 @@ def test_with_a_lock_per_aggregate_no_command_needs_a_retry(
     for stream in sent:
         create(processor, stream)
 
-    results = run_in_threads(
+    results = in_threads(
         THREADS,
         lambda t: [processor.process_command(ChangeName(s, n)) for s, n in plan[t]],
     )

@@ -20,12 +20,13 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from racing import in_threads
 
 from esteach import (
     Aggregate,
@@ -93,32 +94,6 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     yield Stores(request.param, shared, per_thread)
     for store in [*per_thread, shared]:
         store.close()
-
-
-def in_threads(count: int, work: Callable[[int], T]) -> list[T]:
-    """Run ``work(0) .. work(count - 1)`` in threads released together; re-raise any error."""
-    barrier = threading.Barrier(count)
-    results: dict[int, T] = {}
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(10)
-            results[index] = work(index)
-        except BaseException as exc:
-            errors.append(exc)
-            barrier.abort()  # a thread that failed must not leave the others waiting
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(t.is_alive() for t in threads), "a thread did not finish"
-    real = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
-    if real or errors:
-        raise (real or errors)[0]
-    return [results[i] for i in range(count)]
 
 
 # --- checks --------------------------------------------------------------------------------------
