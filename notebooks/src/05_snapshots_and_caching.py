@@ -358,9 +358,10 @@ print(
 #   can change the cached one behind its back), plus the check "is there anything after its
 #   version?". On the in-memory store the check is a dictionary lookup and the two copies are
 #   most of the cost, a few microseconds each: about what restoring a small snapshot costs, so
-#   do not be surprised if those two lines cross. A DuckDB store object that appended a stream
-#   itself remembers its version and needs no query for the check; these streams came in by
-#   `bulk_import`, so each hit asks the table, a fraction of a millisecond.
+#   do not be surprised if those two lines cross. A DuckDB store needs no query for the check
+#   either: it keeps the version of every stream of its file (read when it opens the file,
+#   then kept up to date by each append and `bulk_import`), so its hits cost what the
+#   in-memory store's do.
 #
 # The next cell prints, when `live`, the per-event replay cost and the two flat costs at the
 # longest stream, rounded. Your numbers will differ from a neighbour's; the ratios between the
