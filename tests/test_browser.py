@@ -72,8 +72,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SERVER_START_TIMEOUT = 60.0  # seconds until /api/status answers
-RUN_ALL_TIMEOUT = 180.0  # seconds for one notebook's Run All (04 and 05 take about 10 s; generous
-# because one run in about 30 did not finish in 60 s during development, cause unknown)
+RUN_ALL_TIMEOUT = 180.0  # seconds for one notebook's Run All (04 and 05 take about 10 s)
 UPDATE_TIMEOUT_MS = 15_000  # a slider move: browser -> kernel -> browser
 
 # JupyterLab user settings for the test's server (JUPYTERLAB_SETTINGS_DIR points at a copy):
@@ -352,10 +351,18 @@ def run_all_cells(page: Page, name: str) -> None:
     The stored notebook already shows outputs and prompts [1], [2], ...; clearing them first
     makes what is seen afterwards this run's. Fails early, with the traceback, on an error.
     """
+    # Counted in the file, not on the page: JupyterLab attaches a long notebook's cells to the
+    # page a few at a time after opening it, so a count taken from the page too early was
+    # short, and the wait below then never saw its list (all 24 cells of 04 had run).
+    count = code_cells(name)
+    deadline = time.monotonic() + 60
+    while len(page.evaluate(NOTEBOOK_STATE_JS)["prompts"]) < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{name}: JupyterLab did not show all {count} code cells within 60 s")
+        time.sleep(0.1)
     menu(page, "Edit", "Clear Outputs of All Cells")
     state = page.evaluate(NOTEBOOK_STATE_JS)
-    assert state["prompts"] and set(state["prompts"]) == {"[ ]:"}, state["prompts"]
-    count = len(state["prompts"])
+    assert state["prompts"] == ["[ ]:"] * count, state["prompts"]
     menu(page, "Run", "Run All Cells")
     if not started(page):
         # Seen once in many runs: the click left every prompt blank. Nothing ran, so trying
@@ -380,9 +387,16 @@ def run_all_cells(page: Page, name: str) -> None:
             ).get_attribute("data-status")
             pytest.fail(
                 f"{name}: Run All Cells did not finish within {RUN_ALL_TIMEOUT:.0f} s; kernel "
-                f"{status}; prompts: {' '.join(state['prompts'])}; screenshot: {shot}"
+                f"{status}; prompts ({count} code cells): {' '.join(state['prompts'])}; "
+                f"screenshot: {shot}"
             )
         time.sleep(0.25)
+
+
+def code_cells(name: str) -> int:
+    """How many code cells notebooks/NAME has."""
+    notebook = json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))
+    return sum(1 for cell in notebook["cells"] if cell["cell_type"] == "code")
 
 
 def started(page: Page, timeout: float = 10.0) -> bool:
