@@ -37,6 +37,7 @@ __all__ = [
     "NewEvent",
     "check_event_id",
     "check_field_types",
+    "check_id_characters",
     "check_text",
     "ensure_json_data",
     "registry",
@@ -189,9 +190,14 @@ def check_event_id(event_id: object) -> str:
         raise InvalidInput(
             f"event id is {len(event_id)} characters long; at most {MAX_EVENT_ID_LENGTH} allowed"
         )
-    if "\x00" in event_id or "\n" in event_id or "\r" in event_id or "\t" in event_id:
-        raise InvalidInput(f"event id {event_id!r:.60} contains control characters")
-    return check_text(event_id, "event id")
+    return check_id_characters(event_id, "event id")
+
+
+def check_id_characters(value: str, what: str) -> str:
+    """Return the id ``value`` if it holds no NUL, newline, CR or tab and is valid Unicode."""
+    if "\x00" in value or "\n" in value or "\r" in value or "\t" in value:
+        raise InvalidInput(f"{what} {value!r:.60} contains control characters")
+    return check_text(value, what)
 
 
 def thaw(value: Any) -> Any:

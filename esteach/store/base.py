@@ -30,7 +30,7 @@ from esteach.events import (
     NewEvent,
     check_event_id,
     check_event_type,
-    check_text,
+    check_id_characters,
     ensure_json_data,
 )
 
@@ -125,14 +125,7 @@ def check_aggregate_id(aggregate_id: object) -> str:
         raise InvalidInput(
             f"aggregate_id is {len(aggregate_id)} characters long; at most {MAX_ID_LENGTH} allowed"
         )
-    if (
-        "\x00" in aggregate_id
-        or "\n" in aggregate_id
-        or "\r" in aggregate_id
-        or "\t" in aggregate_id
-    ):
-        raise InvalidInput(f"aggregate_id {aggregate_id!r:.60} contains control characters")
-    return check_text(aggregate_id, "aggregate_id")
+    return check_id_characters(aggregate_id, "aggregate_id")
 
 
 def check_expected_version(expected_version: object) -> ExpectedVersion:
@@ -288,11 +281,11 @@ def check_bulk(
         if event.id in seen:
             raise DuplicateEventId(f"bulk_import item {i} repeats event id {event.id!r}")
         seen.add(event.id)
-        want = stream_version[event.aggregate_id] + 1
+        want = stream_version[stream] + 1
         if event.version != want:
             raise InvalidInput(
                 f"bulk_import item {i} is version {event.version} of stream "
-                f"{event.aggregate_id!r}, but the next version there is {want}: versions must "
+                f"{stream!r}, but the next version there is {want}: versions must "
                 f"continue each stream without gaps"
             )
         if event.timestamp.tzinfo is None:
@@ -302,7 +295,7 @@ def check_bulk(
                 f"bulk_import item {i} has timestamp {event.timestamp.isoformat()}, before the "
                 f"previous {last_timestamp.isoformat()}: timestamps must not decrease"
             )
-        stream_version[event.aggregate_id] = event.version
+        stream_version[stream] = event.version
         last_timestamp = event.timestamp
         checked.append(event)
     return checked

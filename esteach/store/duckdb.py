@@ -188,6 +188,13 @@ class _Database:
     users: int = 0
     streams: _StreamHeads = field(default_factory=lambda: _StreamHeads(MAX_KNOWN_STREAMS))
 
+    def read_file(self, conn: duckdb.DuckDBPyConnection, *, streams: bool) -> None:
+        """Take head, last commit time and (with ``streams``) the stream heads from the file."""
+        [(head, last)] = conn.execute(HEAD).fetchall()
+        self.head, self.last_timestamp = head, _utc_or_none(last)
+        if streams:
+            self.streams.load(conn)
+
 
 _databases: dict[str, _Database] = {}
 _databases_lock = threading.Lock()
@@ -253,10 +260,8 @@ class DuckDBEventStore:
         with _databases_lock:
             database = _databases.get(key)
             if database is None:
-                [(head, last)] = self._conn.execute(HEAD).fetchall()
-                database = _Database(head=head, last_timestamp=_utc_or_none(last))
-                if not read_only:
-                    database.streams.load(self._conn)
+                database = _Database()
+                database.read_file(self._conn, streams=not read_only)
                 _databases[key] = database
             database.users += 1
         self._database = database
@@ -399,8 +404,7 @@ class DuckDBEventStore:
     def get_events(self, aggregate_id: str, from_version: int = 0) -> list[Event]:
         check_aggregate_id(aggregate_id)
         from_version = check_version(from_version)
-        self._check_open()
-        known = None if self.read_only else self._database.streams.get(aggregate_id)
+        known = self._known_version(aggregate_id)
         if known is not None and max(from_version, 1) > known:
             return []  # nothing there yet (a new aggregate's first load, say): no query
         if from_version <= 1:
@@ -463,8 +467,7 @@ class DuckDBEventStore:
 
     def stream_version(self, aggregate_id: str) -> int:
         check_aggregate_id(aggregate_id)
-        self._check_open()
-        known = None if self.read_only else self._database.streams.get(aggregate_id)
+        known = self._known_version(aggregate_id)
         if known is not None:
             return known
         with self._conn_lock:
@@ -491,10 +494,7 @@ class DuckDBEventStore:
             self._check_open()
             relation = self._conn.sql(query, params=params)
             if writes and not self.read_only:
-                [(head, last)] = self._conn.execute(HEAD).fetchall()
-                self._database.head = head
-                self._database.last_timestamp = _utc_or_none(last)
-                self._database.streams.load(self._conn)
+                self._database.read_file(self._conn, streams=True)
             return relation
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -518,6 +518,12 @@ class DuckDBEventStore:
         return f"DuckDBEventStore({self.path!r}, {state})"
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _known_version(self, aggregate_id: str) -> int | None:
+        """The stream's version if known without a query; None for a read-only store, which
+        another process may be writing, or a stream only the file knows."""
+        self._check_open()
+        return None if self.read_only else self._database.streams.get(aggregate_id)
 
     def _stream_version(self, aggregate_id: str) -> int:
         row = _one(self._conn.execute(STREAM_VERSION, [aggregate_id]))
@@ -631,7 +637,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _events(columns: list[list[Any]]) -> list[Event]:
-    """The columns of ``COLUMNS`` as events, built for speed: a replay reads every one.
+    """The columns of ``READ`` as events, built for speed: a replay reads every one.
 
     The data of all rows is parsed in one ``json.loads`` (DuckDB's JSON column refused anything
     malformed on the way in, so each row holds one JSON value), and the metadata is not checked
