@@ -505,13 +505,12 @@ class LogReader:
         SQL; only events that an upcaster must lift (or whose schema version is not their
         class's) pass through Python, as they would on any other read.
         """
-        wanted = sorted(frozenset(event_types))
+        wanted = frozenset(event_types)
         store = self._processor.store
         if isinstance(store, DuckDBEventStore):
             frame = self._frame_from_sql(store, wanted)
         else:
-            types = frozenset(wanted)
-            frame = _log_frame([e for e in self if e.event_type in types])
+            frame = _log_frame([e for e in self if e.event_type in wanted])
         self.position = self._head
         return frame
 
@@ -537,7 +536,7 @@ class LogReader:
             self.current = event
             raise self._processor._error(event, "upcasting", exc) from exc
 
-    def _frame_from_sql(self, store: DuckDBEventStore, wanted: list[str]) -> pd.DataFrame:
+    def _frame_from_sql(self, store: DuckDBEventStore, wanted: frozenset[str]) -> pd.DataFrame:
         import pandas as pd
 
         registry = self._processor.registry
@@ -549,7 +548,7 @@ class LogReader:
         registered = sorted(t for t in sources if t in registry)
         current = [f"{t}:{registry.get(t).schema_version}" for t in registered]
         params = [lifted, registered, current]
-        fast = store.sql_df(LOG_ROWS, [self._head, wanted, *params])
+        fast = store.sql_df(LOG_ROWS, [self._head, sorted(wanted), *params])
         slow = store.select_events(LIFTED_ROWS, [self._head, sorted(sources), *params])
         upcast = [e for e in map(self._upcast, slow) if e.event_type in wanted]
         if not upcast:
