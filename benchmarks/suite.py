@@ -440,14 +440,20 @@ def bench_projection(args: argparse.Namespace, scratch: Path) -> list[dict[str, 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
+def numbered_notebooks() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
 def bench_notebooks(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Run the numbered notebooks top to bottom in a fresh kernel each, at test size."""
     if args.notebooks == "none":
         return []
     import nbformat
-    from nbclient import NotebookClient  # comes with JupyterLab
 
-    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    sys.path.insert(0, str(NOTEBOOKS.parent / "tools"))
+    from build_notebooks import execute  # how the notebooks are built: a fresh kernel each
+
+    paths = numbered_notebooks()
     if args.notebooks != "all":
         names = set(args.notebooks.split(","))
         paths = [p for p in paths if p.stem in names]
@@ -455,10 +461,8 @@ def bench_notebooks(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows, total = [], 0.0
     for path in tqdm(paths, desc="notebooks", unit="nb", leave=False):
         notebook = nbformat.read(path, as_version=4)
-        client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                                resources={"metadata": {"path": str(NOTEBOOKS)}})  # fmt: skip
         t = time.perf_counter()
-        client.execute()
+        execute(notebook, timeout=600)
         took = time.perf_counter() - t
         total += took
         rows.append(row("notebooks", path.stem, len(notebook.cells), took, "s"))
@@ -612,6 +616,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, key) is None:
             setattr(args, key, value)
     args.lengths = sorted({int(x) for x in str(args.lengths).split(",")})
+    if args.notebooks not in ("all", "none"):
+        have = [p.stem for p in numbered_notebooks()]
+        unknown = set(args.notebooks.split(",")) - set(have)
+        if unknown:
+            parser.error(f"--notebooks: no notebook {', '.join(sorted(unknown))} (have: "
+                         f"{', '.join(have)}, or 'all' or 'none')")  # fmt: skip
     if args.eventsourcing and not HAVE_EVENTSOURCING:
         print("eventsourcing is not installed (pip install -e '.[bench]'): skipping its rows")
         args.eventsourcing = False
