@@ -25,7 +25,7 @@ import pandas  # noqa: F401  (imported here so its import time is not counted be
 
 import esteach.domains.user  # noqa: F401  (registers the User events)
 from esteach import DuckDBEventStore, Event, EventMetadata, EventStore, InMemoryEventStore, registry
-from esteach.projections import UserQueryModel
+from esteach.readmodels.users import UserQueryModel
 
 
 def sample(n: int, seed: int = 1) -> list[Event]:

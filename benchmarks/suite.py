@@ -60,7 +60,7 @@ import pandas as pd
 from esteach import AggregateCache, CommandProcessor, DuckDBEventStore, InMemoryEventStore
 from esteach.domains.user import ChangeName, CreateUser, User
 from esteach.notebook.measure import measure_loads
-from esteach.projections import UserQueryModel
+from esteach.readmodels.users import UserQueryModel
 from esteach.store.duckdb import COLUMNS, SCHEMA
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -133,12 +133,12 @@ def raw_rows(users: int, changes: int) -> list[tuple[Any, ...]]:
         event_type = "UserCreated" if kind == "create" else "UserNameChanged"
         rows.append(
             (position, f"user-{i}", versions[i], f"e{position}", "User", event_type,
-             start + timedelta(microseconds=position), data, None, None, None, "bench", 1)
+             start + timedelta(microseconds=position), data, None, None, None, "bench", 1, None)
         )  # fmt: skip
     return rows
 
 
-INSERT_ONE = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 13)})"
+INSERT_ONE = f"INSERT INTO events ({COLUMNS}) VALUES ({', '.join('?' * 14)})"
 
 
 def raw_duckdb_runner(path_factory: Callable[[], str]) -> Callable[[int, int], list[float]]:
@@ -297,6 +297,7 @@ def frame_of(events: list[Any]) -> pd.DataFrame:
             "user_id": [e.metadata.user_id for e in events],
             "source": [e.metadata.source for e in events],
             "schema_version": [e.metadata.schema_version for e in events],
+            "headers": [None for e in events],  # the sample carries no headers
         }
     )
 

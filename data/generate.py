@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from esteach import CommandProcessor, DomainError, Event, InMemoryEventStore, SeededIds
-from esteach.aggregate import Command
+from esteach.commands import Command
 from esteach.domains.account import BankAccount, DepositMoney, OpenAccount, WithdrawMoney
 from esteach.domains.user import ChangeEmail, ChangeName, CreateUser, DeactivateUser, User
 from esteach.eventlog import SAMPLE_LOG, write_jsonl

@@ -21,10 +21,11 @@ The public API, all importable from ``esteach``:
 * testing: :func:`given`
 """
 
-from esteach.aggregate import Aggregate, Command
+from esteach.aggregate import Aggregate
 from esteach.analytics import events_frame, events_table
 from esteach.caching import AggregateCache
-from esteach.commands import AggregateLocks, CommandProcessor, CommandResult
+from esteach.checks import MAX_PAGE_SIZE
+from esteach.commands import Command
 from esteach.determinism import Clock, IdFactory, SeededIds, StepClock, system_clock, uuid4_ids
 from esteach.errors import (
     AggregateNotFound,
@@ -37,22 +38,15 @@ from esteach.errors import (
     InvalidCommand,
     InvalidEventData,
     InvalidInput,
+    ReadOnlyEventData,
     UnknownEventType,
     WrongExpectedVersion,
 )
 from esteach.eventlog import load_sample, read_jsonl, write_jsonl
 from esteach.events import DomainEvent, Event, EventMetadata, EventRegistry, NewEvent, registry
-from esteach.projections import (
-    MAX_PAGE_SIZE,
-    AccountBalances,
-    AccountView,
-    EventProcessor,
-    Projection,
-    ProjectionError,
-    ProjectionTimeout,
-    UserQueryModel,
-    UserView,
-)
+from esteach.processor import AggregateLocks, CommandProcessor, CommandResult
+from esteach.projections import EventProcessor, Projection, ProjectionError, ProjectionTimeout
+from esteach.readmodels import AccountBalances, AccountView, UserQueryModel, UserView
 from esteach.repository import LoadReport, Repository
 from esteach.snapshots import (
     DuckDBSnapshotStore,
@@ -61,7 +55,14 @@ from esteach.snapshots import (
     SnapshotManager,
     SnapshotStore,
 )
-from esteach.store import ANY, NO_STREAM, EventStore, ExpectedVersion, InMemoryEventStore
+from esteach.store import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    EventStore,
+    ExpectedVersion,
+    InMemoryEventStore,
+)
 from esteach.store.duckdb import DuckDBEventStore
 from esteach.testing import given
 from esteach.timetravel import describe_version, diff, history, state_at
@@ -72,6 +73,7 @@ __all__ = [
     "ANY",
     "MAX_PAGE_SIZE",
     "NO_STREAM",
+    "STREAM_EXISTS",
     "AccountBalances",
     "AccountView",
     "Aggregate",
@@ -108,6 +110,7 @@ __all__ = [
     "Projection",
     "ProjectionError",
     "ProjectionTimeout",
+    "ReadOnlyEventData",
     "Repository",
     "SeededIds",
     "Snapshot",

@@ -1,4 +1,4 @@
-"""Commands and the ``Aggregate`` base: decide in ``handle_command``, change in ``apply_event``.
+"""The ``Aggregate`` base: decide in ``handle_command``, change in ``apply_event``.
 
 An aggregate never changes its own state while deciding. ``handle_command`` looks at the
 current state and returns the domain events that *should* happen (or raises a
@@ -11,47 +11,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from esteach.checks import check_aggregate_id
+from esteach.commands import Command
 from esteach.errors import EventsOutOfOrder, InvalidCommand, InvalidInput
-from esteach.events import (
-    DomainEvent,
-    Event,
-    EventRegistry,
-    check_field_types,
-    ensure_json_data,
-    registry,
-)
-from esteach.store.base import check_aggregate_id
+from esteach.events import DomainEvent, Event, EventRegistry, registry
+from esteach.jsondata import ensure_json_data
 
-__all__ = ["Aggregate", "Command"]
+__all__ = ["Aggregate"]
 
 A = TypeVar("A", bound="Aggregate")
-
-
-@dataclass(frozen=True)
-class Command:
-    """Base class of commands: frozen dataclasses in the imperative (``ChangeEmail``).
-
-    ``id_field`` names the field that holds the id of the aggregate the command addresses.
-    Field types are checked when the command is made, so a wrong type fails early and clearly.
-    """
-
-    id_field: ClassVar[str] = "aggregate_id"
-
-    def __post_init__(self) -> None:
-        check_field_types(self, InvalidCommand)
-        try:
-            check_aggregate_id(getattr(self, self.id_field))
-        except InvalidInput as exc:
-            raise InvalidCommand(f"{type(self).__name__}.{self.id_field}: {exc}") from None
-
-    @property
-    def target_id(self) -> str:
-        """The id of the aggregate this command addresses (its stream id)."""
-        value: str = getattr(self, self.id_field)
-        return value
 
 
 class Aggregate(ABC):
@@ -71,6 +41,7 @@ class Aggregate(ABC):
     events: ClassVar[EventRegistry] = registry
     command_types: ClassVar[tuple[type[Command], ...]] = ()
     snapshot_version: ClassVar[int] = 1
+    _event_modules: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -78,6 +49,10 @@ class Aggregate(ABC):
         # streams, so it inherits its parent's aggregate_type.
         if not hasattr(cls, "aggregate_type"):
             cls.aggregate_type = cls.__name__
+        # Where several modules define an event type's name, the class's own module (then its
+        # parents') picks the one it means: a notebook's UserCreated for a notebook's
+        # aggregate, esteach's for esteach's User.
+        cls._event_modules = tuple(dict.fromkeys(k.__module__ for k in cls.__mro__))
 
     def __init__(self, aggregate_id: str) -> None:
         self._aggregate_id = check_aggregate_id(aggregate_id)
@@ -133,7 +108,7 @@ class Aggregate(ABC):
                 f"and expects version {self._version + 1} next, but got {event.event_type} "
                 f"version {event.version}: apply a stream's events in version order, each once"
             )
-        self.apply_event(self.events.to_domain(event))
+        self.apply_event(self.events.to_domain(event, self._event_modules))
         self._version = event.version
 
     @classmethod

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import duckdb
 
 import esteach.events as _events
+from esteach.duck import connect, json_text
 from esteach.errors import InvalidInput
-from esteach.events import Event, EventRegistry, thaw
-from esteach.store.base import EventStore
-from esteach.store.duckdb import DuckDBEventStore, json_text
+from esteach.events import Event, EventRegistry
+from esteach.jsondata import thaw
+from esteach.store.base import EventStore, SQLEventLog
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,6 +47,7 @@ EVENT_COLUMNS: Final = (
     "user_id",
     "source",
     "schema_version",
+    "headers",
 )
 """The columns of :func:`events_frame` and of the SQL view :func:`events_table` defines."""
 
@@ -72,7 +74,8 @@ SELECT
     CAST(causation_id AS VARCHAR)    AS causation_id,
     CAST(user_id AS VARCHAR)         AS user_id,
     CAST(source AS VARCHAR)          AS source,
-    CAST(schema_version AS INTEGER)  AS schema_version
+    CAST(schema_version AS INTEGER)  AS schema_version,
+    CAST(headers AS JSON)            AS headers
 FROM esteach_events_frame
 ORDER BY global_position
 """
@@ -121,7 +124,8 @@ def events_frame(
     columns: dict[str, list[Any]] = {name: [] for name in EVENT_COLUMNS}
     # One list per column, filled in one pass: far cheaper than one dict per row.
     (position, ids, aggregate_id, aggregate_type, event_type, version, timestamp, data,
-     correlation_id, causation_id, user_id, source, schema_version) = columns.values()  # fmt: skip
+     correlation_id, causation_id, user_id, source, schema_version,
+     headers) = columns.values()  # fmt: skip
     for i, stored in enumerate(recorded):
         if not isinstance(stored, Event):
             raise InvalidInput(f"item {i} is a {type(stored).__name__}, not an Event")
@@ -141,6 +145,7 @@ def events_frame(
         user_id.append(meta.user_id)
         source.append(meta.source)
         schema_version.append(meta.schema_version)
+        headers.append(dict(meta.headers))
     return pd.DataFrame({name: _column(name, values) for name, values in columns.items()})
 
 
@@ -187,19 +192,19 @@ def events_table(
         )
     if not callable(getattr(store, "read_all", None)):
         raise InvalidInput(f"events_table needs an event store, got {type(store).__name__}")
-    if con is None and isinstance(store, DuckDBEventStore):
+    if con is None and isinstance(store, SQLEventLog):
         if name.lower() == "events":
             raise InvalidInput(
-                "a DuckDBEventStore already has a table named 'events' (the log itself); pick "
+                "this store already has a table named 'events' (the log itself); pick "
                 "another name for the view, e.g. the default 'events_log'"
             )
         store.sql(_VIEW.format(name=name, columns=", ".join(EVENT_COLUMNS)))
         return store
     if con is None:
-        con = duckdb.connect(":memory:")
-        con.execute("SET TimeZone = 'UTC'")  # timestamps are UTC; so is every comparison
+        con = connect(":memory:")
     frame = events_frame(store, upcast=False)
     frame["data"] = [json_text(data) for data in frame["data"]]
+    frame["headers"] = [json_text(headers) if headers else None for headers in frame["headers"]]
     # The DuckDB store's column is TIMESTAMP (UTC, no zone); a zone-aware column would become
     # TIMESTAMPTZ, which date_trunc and friends read in the session's time zone instead.
     frame["timestamp"] = frame["timestamp"].dt.tz_localize(None)

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from esteach.aggregate import Aggregate
-from esteach.errors import InvalidInput
+from esteach.checks import check_int
 
 __all__ = ["AggregateCache", "CacheEntry"]
 
@@ -36,8 +36,7 @@ class AggregateCache:
     """
 
     def __init__(self, maxsize: int = 1024) -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
-            raise InvalidInput(f"cache maxsize must be an int >= 1, got {maxsize!r}")
+        check_int(maxsize, "cache maxsize", 1)
         self.maxsize = maxsize
         self._entries: OrderedDict[tuple[str, str], CacheEntry] = OrderedDict()
         self._lock = threading.Lock()

@@ -1,200 +1,44 @@
-"""Command processing: load the aggregate, let it decide, append with the expected version.
+"""Commands: what a caller asks an aggregate to do, as small frozen dataclasses.
 
-:class:`CommandProcessor` is the write side of CQRS. For each command it
+A command is named in the imperative (``ChangeEmail``) and carries the id of the aggregate it
+addresses. It is a request, not a fact: the aggregate may refuse it. Field types are checked
+when a command is made, so a wrong type fails early and clearly.
 
-1. loads the aggregate through its :class:`~esteach.repository.Repository` (from the cache,
-   a snapshot plus the events after it, or a full replay; ``version`` is what it read),
-2. calls ``handle_command`` (pure decision),
-3. wraps the domain events in envelopes with metadata (correlation, causation and user ids,
-   source, schema version) and appends them with ``expected_version = version``.
-
-If another writer appended in between, the store raises
-:class:`~esteach.errors.WrongExpectedVersion`; the processor reloads and decides again, at most
-``max_retries`` more times, then raises :class:`~esteach.errors.ConcurrencyConflict`.
-
-The store's expected-version check is what protects the stream. The optional per-aggregate lock
-(``lock_per_aggregate=True``, the reference design's ``ConcurrentEventProcessor``) only saves
-wasted retries among threads of one process; it cannot see another process.
+>>> from esteach.domains.user import ChangeEmail
+>>> ChangeEmail("ada", "ada@example.com").target_id
+'ada'
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import ClassVar
 
-from esteach.aggregate import Aggregate, Command
-from esteach.caching import AggregateCache
-from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
-from esteach.errors import ConcurrencyConflict, InvalidCommand, WrongExpectedVersion
-from esteach.events import Event, EventMetadata, NewEvent
-from esteach.repository import Repository
-from esteach.snapshots import SnapshotStore
-from esteach.store.base import EventStore
+from esteach.checks import check_aggregate_id, check_field_types
+from esteach.errors import InvalidCommand, InvalidInput
 
-__all__ = ["AggregateLocks", "CommandProcessor", "CommandResult"]
-
-A = TypeVar("A", bound=Aggregate)
+__all__ = ["Command"]
 
 
 @dataclass(frozen=True)
-class CommandResult:
-    """What one command did: the events it appended (maybe none) and where the stream is now."""
+class Command:
+    """Base class of commands: frozen dataclasses in the imperative (``ChangeEmail``).
 
-    aggregate_id: str
-    events: list[Event]
-    version: int  # the stream's version after the command
-    attempts: int  # 1 unless a conflict made the processor retry
+    ``id_field`` names the field that holds the id of the aggregate the command addresses.
+    Field types are checked when the command is made, so a wrong type fails early and clearly.
+    """
+
+    id_field: ClassVar[str] = "aggregate_id"
+
+    def __post_init__(self) -> None:
+        check_field_types(self, InvalidCommand)
+        try:
+            check_aggregate_id(getattr(self, self.id_field))
+        except InvalidInput as exc:
+            raise InvalidCommand(f"{type(self).__name__}.{self.id_field}: {exc}") from None
 
     @property
-    def position(self) -> int | None:
-        """Global position of the last appended event; ``None`` when nothing was appended."""
-        return self.events[-1].global_position if self.events else None
-
-
-class AggregateLocks:
-    """One lock per aggregate id, created on demand and freed when nobody holds or waits for it.
-
-    The reference design's lock map raced (two threads could each create a lock for the same
-    id) and never freed its locks. Here one mutex guards the map and a count of users, so every
-    thread for an id gets the same lock, and the entry goes away with its last user.
-    """
-
-    def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
-
-    @contextmanager
-    def hold(self, aggregate_id: str) -> Iterator[None]:
-        with self._mutex:
-            lock, users = self._locks.get(aggregate_id, (None, 0))
-            if lock is None:
-                lock = threading.Lock()
-            self._locks[aggregate_id] = (lock, users + 1)
-        try:
-            with lock:
-                yield
-        finally:
-            with self._mutex:
-                _, users = self._locks[aggregate_id]
-                if users == 1:
-                    del self._locks[aggregate_id]
-                else:
-                    self._locks[aggregate_id] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        """How many ids have a lock right now (0 when idle: nothing leaks)."""
-        with self._mutex:
-            return len(self._locks)
-
-
-class CommandProcessor(Generic[A]):
-    """Handles commands for one aggregate class against one event store.
-
-    ``snapshots``, ``snapshot_interval`` and ``cache`` configure how aggregates are loaded (see
-    :class:`~esteach.repository.Repository`); ``clock`` stamps snapshots; ``ids`` makes command
-    and event ids.
-
-    >>> from esteach import InMemoryEventStore
-    >>> from esteach.domains.user import CreateUser, User
-    >>> processor = CommandProcessor(InMemoryEventStore(), User)
-    >>> processor.process_command(CreateUser("u-1", "ada@example.com", "Ada")).version
-    1
-    """
-
-    def __init__(
-        self,
-        store: EventStore,
-        aggregate_class: type[A],
-        *,
-        ids: IdFactory = uuid4_ids,
-        max_retries: int = 3,
-        source: str = "command_processor",
-        lock_per_aggregate: bool = False,
-        snapshots: SnapshotStore | None = None,
-        snapshot_interval: int = 100,
-        cache: AggregateCache | None = None,
-        clock: Clock = system_clock,
-    ) -> None:
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
-        self.store = store
-        self.aggregate_class = aggregate_class
-        self.repository = Repository(
-            store,
-            aggregate_class,
-            snapshots=snapshots,
-            snapshot_interval=snapshot_interval,
-            cache=cache,
-            clock=clock,
-        )
-        self.max_retries = max_retries
-        self.source = source
-        self._ids = ids
-        self.locks: AggregateLocks | None = AggregateLocks() if lock_per_aggregate else None
-
-    def load(self, aggregate_id: str) -> A:
-        """The aggregate as its stream says now (version 0 if it does not exist yet)."""
-        return self.repository.load(aggregate_id)
-
-    def process_command(
-        self,
-        command: Command,
-        *,
-        correlation_id: str | None = None,
-        causation_id: str | None = None,
-        user_id: str | None = None,
-    ) -> CommandResult:
-        """Decide and record one command; return what was appended.
-
-        ``correlation_id`` and ``causation_id`` default to a fresh id for this command, so every
-        event can be traced back to the command that caused it; ``user_id`` says who asked.
-        Raises the aggregate's ``DomainError`` when a rule rejects the command (nothing is
-        written) and :class:`ConcurrencyConflict` when retries run out.
-        """
-        if not isinstance(command, Command):
-            raise InvalidCommand(
-                f"expected a Command, got {type(command).__name__} {command!r:.60}"
-            )
-        command_id = self._ids()
-        metadata = EventMetadata(
-            correlation_id=command_id if correlation_id is None else correlation_id,
-            causation_id=command_id if causation_id is None else causation_id,
-            user_id=user_id,
-            source=self.source,
-        )
-        aggregate_id = command.target_id
-        if self.locks is None:
-            return self._decide_and_append(command, aggregate_id, metadata)
-        with self.locks.hold(aggregate_id):
-            return self._decide_and_append(command, aggregate_id, metadata)
-
-    def _decide_and_append(
-        self, command: Command, aggregate_id: str, metadata: EventMetadata
-    ) -> CommandResult:
-        attempts = 0
-        while True:
-            attempts += 1
-            aggregate, report = self.repository.load_with_report(aggregate_id)
-            domain_events = aggregate.handle_command(command)
-            if not domain_events:
-                return CommandResult(aggregate_id, [], aggregate.version, attempts)
-            new_events = [
-                NewEvent.from_domain(
-                    event, aggregate.aggregate_type, metadata=metadata, id=self._ids()
-                )
-                for event in domain_events
-            ]
-            try:
-                recorded = self.store.append_events(aggregate_id, aggregate.version, new_events)
-            except WrongExpectedVersion as conflict:
-                self.repository.forget(aggregate_id)
-                if attempts > self.max_retries:
-                    raise ConcurrencyConflict(
-                        aggregate_id, conflict.expected, conflict.actual, attempts
-                    ) from conflict
-                continue
-            self.repository.saved(aggregate, recorded, report)
-            return CommandResult(aggregate_id, recorded, recorded[-1].version, attempts)
+    def target_id(self) -> str:
+        """The id of the aggregate this command addresses (its stream id)."""
+        value: str = getattr(self, self.id_field)
+        return value

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from esteach.errors import InvalidInput
+
 __all__ = ["Clock", "IdFactory", "SeededIds", "StepClock", "system_clock", "uuid4_ids"]
 
 Clock = Callable[[], datetime]
@@ -46,7 +48,7 @@ class StepClock:
         step: timedelta = timedelta(seconds=1),
     ) -> None:
         if start.tzinfo is None:
-            raise ValueError("StepClock start must be timezone-aware, e.g. tzinfo=timezone.utc")
+            raise InvalidInput("StepClock start must be timezone-aware, e.g. tzinfo=timezone.utc")
         self._next = start.astimezone(UTC)
         self._step = step
         self._lock = threading.Lock()

@@ -1,9 +1,9 @@
 """The errors esteach raises: a small hierarchy whose messages say what was wrong and what to do.
 
-Every error a learner can meet derives from :class:`EsteachError`, so ``except EsteachError``
-catches them all. Business-rule rejections derive from :class:`DomainError`; problems with the
-shape of input (a command, an event's data) derive from :class:`InvalidInput` (also a
-``ValueError``); store problems derive from :class:`EventStoreError`.
+Every error a learner can meet derives from `EsteachError`, so ``except EsteachError``
+catches them all. Business-rule rejections derive from `DomainError`; problems with the
+shape of input (a command, an event's data) derive from `InvalidInput` (also a
+``ValueError``); store problems derive from `EventStoreError`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ __all__ = [
     "InvalidCommand",
     "InvalidEventData",
     "InvalidInput",
+    "ReadOnlyEventData",
     "UnknownEventType",
     "WrongExpectedVersion",
 ]
@@ -61,6 +62,10 @@ class UnknownEventType(InvalidInput):
         )
 
 
+class ReadOnlyEventData(EsteachError, TypeError):
+    """Recorded event data was changed through a read: events are facts, never edited."""
+
+
 class EventsOutOfOrder(EsteachError):
     """Events were applied to an aggregate in the wrong order or from another stream."""
 
@@ -80,11 +85,19 @@ class WrongExpectedVersion(EventStoreError):
         self.aggregate_id = aggregate_id
         self.expected = expected
         self.actual = actual
-        super().__init__(
-            f"wrong expected version for stream {aggregate_id!r}: expected {expected!r}, "
-            f"but the stream is at version {actual}. Another writer got there first: reload "
-            f"the aggregate, decide again and retry. Nothing was written."
-        )
+        if expected == "stream_exists":
+            message = (
+                f"wrong expected version for stream {aggregate_id!r}: expected the stream to "
+                f"exist ('stream_exists'), but it has no events. Create it first. Nothing was "
+                f"written."
+            )
+        else:
+            message = (
+                f"wrong expected version for stream {aggregate_id!r}: expected {expected!r}, "
+                f"but the stream is at version {actual}. Another writer got there first: "
+                f"reload the aggregate, decide again and retry. Nothing was written."
+            )
+        super().__init__(message)
 
 
 class ConcurrencyConflict(WrongExpectedVersion):

@@ -7,19 +7,19 @@ shaped for the questions the application asks. :class:`EventProcessor` runs one 
   DuckDB connection; events of other types are passed over;
 * a **checkpoint**, the global position of the last event processed, is stored in the table
   ``projection_checkpoints`` of the *same* database and written in the *same* transaction as
-  the read model, so a crash can neither apply an event twice nor skip one (the reference
-  design had no checkpoint and replayed by wall-clock time: flaw 7);
+  the read model, so a crash can neither apply an event twice nor skip one;
 * :meth:`~EventProcessor.catch_up` applies the events after the checkpoint, one page per
   transaction; an event at or below the checkpoint is skipped, so redelivery changes nothing;
 * :meth:`~EventProcessor.rebuild` wipes the read model and replays the whole log.
 
-Two read models are built on it: :class:`UserQueryModel` (the reference design's ``users``
-table, with safe pagination and literal search: flaws 5 and 6) and :class:`AccountBalances`.
+`Projection` is the base of a read model: its tables, its handlers and a processor. The read
+models esteach ships live beside their domains in `esteach.readmodels`.
 
 >>> from esteach import CommandProcessor, InMemoryEventStore
 >>> from esteach.domains.user import CreateUser, User
 >>> store = InMemoryEventStore()
 >>> _ = CommandProcessor(store, User).process_command(CreateUser("ada", "ada@example.com", "Ada"))
+>>> from esteach.readmodels.users import UserQueryModel
 >>> model = UserQueryModel(store)
 >>> model.catch_up()
 1
@@ -34,27 +34,21 @@ import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import duckdb
 
-from esteach.domains.account import CLOSED, OPEN
-from esteach.domains.user import ACTIVE, DEACTIVATED
-from esteach.errors import EsteachError, InvalidEventData, InvalidInput
-from esteach.events import Event, EventRegistry, check_event_type, check_text
+from esteach.checks import check_event_type, check_int
+from esteach.duck import connect, json_text, naive_utc, transaction
+from esteach.errors import EsteachError, InvalidInput
+from esteach.events import Event, EventRegistry
 from esteach.events import registry as default_registry
-from esteach.store.base import EventStore
-from esteach.store.duckdb import DuckDBEventStore, json_text, naive_utc
+from esteach.store.base import EventStore, SQLEventLog
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "MAX_PAGE_SIZE",
-    "AccountBalances",
-    "AccountView",
     "BulkLoader",
     "EventProcessor",
     "Handler",
@@ -62,9 +56,6 @@ __all__ = [
     "Projection",
     "ProjectionError",
     "ProjectionTimeout",
-    "UserQueryModel",
-    "UserView",
-    "check_page",
 ]
 
 Handler = Callable[[duckdb.DuckDBPyConnection, Event], None]
@@ -76,11 +67,7 @@ BulkLoader = Callable[[duckdb.DuckDBPyConnection, "LogReader"], None]
 ``log`` is a :class:`LogReader`: iterate it for the (upcast) events, or take
 ``log.frame(event_types)`` as one table."""
 
-MAX_PAGE_SIZE: Final = 100
-"""The largest ``page_size`` a query accepts (the reference design had no bound: flaw 5)."""
-
 _PAGE_SIZE_FOR_READING: Final = 10_000
-_NO_ROWS: Final = 2**62  # an OFFSET past any table; keeps huge page numbers inside BIGINT
 
 
 class ProjectionError(EsteachError):
@@ -173,8 +160,7 @@ class EventProcessor:
         if isinstance(database, duckdb.DuckDBPyConnection):
             self._conn, self._owns_conn = database, False
         else:
-            self._conn, self._owns_conn = duckdb.connect(str(database)), True
-            self._conn.execute("SET TimeZone = 'UTC'")  # timestamps are UTC; so is every comparison
+            self._conn, self._owns_conn = connect(database), True
         self._closed = False
         try:
             with self._transaction():
@@ -255,8 +241,7 @@ class EventProcessor:
 
         Stops at the store's head as it was when called; returns how many events it applied.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInput(f"batch_size must be an int >= 1, got {batch_size!r}")
+        check_int(batch_size, "batch_size", 1)
         with self._lock:
             self._check_open()
             head = self._head()
@@ -289,7 +274,7 @@ class EventProcessor:
                 self._move_checkpoint(0, self._position)
                 reached = 0
                 if bulk_load is not None:
-                    reader = LogReader(self, head)
+                    reader = LogReader(self.store, self.registry, head, self._error)
                     try:
                         bulk_load(self._conn, reader)
                     except ProjectionError:
@@ -319,8 +304,7 @@ class EventProcessor:
         """
         if position is None:
             return self._position
-        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-            raise InvalidInput(f"position must be an int >= 0 or None, got {position!r}")
+        check_int(position, "position", 0)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise InvalidInput(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         deadline = time.monotonic() + timeout
@@ -397,7 +381,13 @@ class EventProcessor:
         except Exception as exc:
             raise self._error(event, _name_of(handler), exc) from exc
 
-    def _error(self, event: Event, handler: str, exc: Exception) -> ProjectionError:
+    def _error(self, event: Event | None, handler: str, exc: Exception) -> ProjectionError:
+        if event is None:  # a bulk loader that failed before it read an event
+            return ProjectionError(
+                f"projection {self.name!r}: {handler} failed: {type(exc).__name__}: {exc}. "
+                f"The rebuild was rolled back.",
+                handler=handler,
+            )
         return ProjectionError(
             f"projection {self.name!r}: {handler} failed on {event.event_type} at position "
             f"{event.global_position} (stream {event.aggregate_id!r}, version {event.version}): "
@@ -427,25 +417,14 @@ class EventProcessor:
                 f"database. Nothing was written."
             )
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """BEGIN ... COMMIT, with an explicit ROLLBACK on any error (then re-raise)."""
-        self._conn.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:  # KeyboardInterrupt in a notebook too: leave nothing half-done
-            with contextlib.suppress(duckdb.Error):  # keep the original error, not this one
-                self._conn.execute("ROLLBACK")
-            raise
-        try:
-            self._conn.execute("COMMIT")
-        except duckdb.Error as exc:  # e.g. another connection wrote the same rows first
-            with contextlib.suppress(duckdb.Error):  # DuckDB may have ended it already
-                self._conn.execute("ROLLBACK")
-            raise ProjectionError(
-                f"projection {self.name!r} could not commit: {exc}. Nothing was written; "
-                f"call catch_up() again."
-            ) from exc
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return transaction(self._conn, self._commit_failed)
+
+    def _commit_failed(self, exc: duckdb.Error) -> ProjectionError:
+        return ProjectionError(
+            f"projection {self.name!r} could not commit: {exc}. Nothing was written; call "
+            f"catch_up() again."
+        )
 
     def _head(self) -> int:
         head = self.store.head_position()
@@ -471,21 +450,30 @@ class EventProcessor:
 class LogReader:
     """What a bulk loader gets: the log up to the rebuild's head, upcast.
 
-    Iterate it for the events one at a time, or call :meth:`frame` for the events of some
-    types as one table: a DuckDB store answers that in SQL, without an ``Event`` per row.
+    Iterate it for the events one at a time, or call `frame` for the events of some types as
+    one table: a store whose log is SQL (`SQLEventLog`, such as the DuckDB store) answers that
+    in SQL, without an ``Event`` per row. ``error(event, what, exc)`` makes the error raised
+    when an event cannot be read (the processor's, which names the projection).
     """
 
-    def __init__(self, processor: EventProcessor, head: int) -> None:
-        self._processor = processor
+    def __init__(
+        self,
+        store: EventStore,
+        registry: EventRegistry,
+        head: int,
+        error: Callable[[Event | None, str, Exception], ProjectionError],
+    ) -> None:
+        self._store = store
+        self._registry = registry
         self._head = head
+        self._error = error
         self.position = 0  # how far the loader has been given the log
         self.current: Event | None = None  # the event a loader's error is about, if known
 
     def __iter__(self) -> Iterator[Event]:
-        store = self._processor.store
         while self.position < self._head:
             limit = min(_PAGE_SIZE_FOR_READING, self._head - self.position)
-            page = store.read_all(self.position + 1, limit=limit)
+            page = self._store.read_all(self.position + 1, limit=limit)
             if not page:
                 return
             for event in page:
@@ -501,52 +489,45 @@ class LogReader:
         without a zone, as DuckDB's ``TIMESTAMP`` holds it) and ``data`` (JSON text, so SQL
         reads a field with ``data->>'email'``). Rows are in no particular order.
 
-        From a :class:`~esteach.store.duckdb.DuckDBEventStore` the rows come straight from
-        SQL; only events that an upcaster must lift (or whose schema version is not their
-        class's) pass through Python, as they would on any other read.
+        From an `SQLEventLog` store the rows come straight from SQL; only events that an
+        upcaster must lift (or whose schema version is not their class's) pass through Python,
+        as they would on any other read.
         """
         wanted = frozenset(event_types)
-        store = self._processor.store
-        if isinstance(store, DuckDBEventStore):
-            frame = self._frame_from_sql(store, wanted)
+        if isinstance(self._store, SQLEventLog):
+            frame = self._frame_from_sql(self._store, wanted)
         else:
             frame = _log_frame([e for e in self if e.event_type in wanted])
         self.position = self._head
         return frame
 
     def event_at(self, position: int) -> Event:
-        """The (upcast) event at ``position``; it becomes :attr:`current`, for error messages."""
-        [event] = self._processor.store.read_all(position, limit=1)
+        """The (upcast) event at ``position``; it becomes `current`, for error messages."""
+        [event] = self._store.read_all(position, limit=1)
         self.current = event
         return self._upcast(event)
 
     def error(self, loader: object, exc: Exception) -> ProjectionError:
-        if self.current is None:
-            return ProjectionError(
-                f"projection {self._processor.name!r}: {_name_of(loader)} failed: "
-                f"{type(exc).__name__}: {exc}. The rebuild was rolled back.",
-                handler=_name_of(loader),
-            )
-        return self._processor._error(self.current, _name_of(loader), exc)
+        return self._error(self.current, _name_of(loader), exc)
 
     def _upcast(self, event: Event) -> Event:
         try:
-            return self._processor.registry.upcast(event)
+            return self._registry.upcast(event)
         except Exception as exc:
             self.current = event
-            raise self._processor._error(event, "upcasting", exc) from exc
+            raise self._error(event, "upcasting", exc) from exc
 
-    def _frame_from_sql(self, store: DuckDBEventStore, wanted: frozenset[str]) -> pd.DataFrame:
+    def _frame_from_sql(self, store: SQLEventLog, wanted: frozenset[str]) -> pd.DataFrame:
         import pandas as pd
 
-        registry = self._processor.registry
+        registry = self._registry
         steps = registry.upcasters.steps()
         sources = set(wanted)  # the wanted types, and every type an upcaster renames into one
         while grown := {s.event_type for s in steps if s.target[0] in sources} - sources:
             sources |= grown
         lifted = [f"{s.event_type}:{s.from_version}" for s in steps]
         registered = sorted(t for t in sources if t in registry)
-        current = [f"{t}:{registry.get(t).schema_version}" for t in registered]
+        current = [f"{t}:{registry.schema_version(t)}" for t in registered]
         params = [lifted, registered, current]
         fast = store.sql_df(LOG_ROWS, [self._head, sorted(wanted), *params])
         slow = store.select_events(LIFTED_ROWS, [self._head, sorted(sources), *params])
@@ -601,31 +582,6 @@ def _aborted_hint(exc: Exception) -> str:
 
 def _name_of(function: object) -> str:
     return str(getattr(function, "__qualname__", None) or repr(function))
-
-
-# --- read models -------------------------------------------------------------------------------
-
-
-def check_page(page: object, page_size: object) -> tuple[int, int]:
-    """Return ``(limit, offset)`` for a 1-based page, or raise :class:`InvalidInput`.
-
-    >>> check_page(3, 20)
-    (20, 40)
-    """
-    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-        raise InvalidInput(
-            f"page must be an int >= 1 (pages start at 1), got {type(page).__name__} {page!r:.40}"
-        )
-    if (
-        isinstance(page_size, bool)
-        or not isinstance(page_size, int)
-        or not 1 <= page_size <= MAX_PAGE_SIZE
-    ):
-        raise InvalidInput(
-            f"page_size must be an int from 1 to {MAX_PAGE_SIZE}, got "
-            f"{type(page_size).__name__} {page_size!r:.40}"
-        )
-    return page_size, min((page - 1) * page_size, _NO_ROWS)
 
 
 class Projection:
@@ -697,304 +653,3 @@ class Projection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _utc(timestamp: datetime) -> datetime:
-    return timestamp.replace(tzinfo=UTC)
-
-
-# --- the users read model (the reference design's query model) ------------------------------
-
-USERS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id               VARCHAR   PRIMARY KEY,  -- the user's stream id
-    email            VARCHAR   NOT NULL,
-    name             VARCHAR   NOT NULL,
-    status           VARCHAR   NOT NULL,     -- 'active' or 'deactivated'
-    created_at       TIMESTAMP NOT NULL,     -- UTC commit time of UserCreated
-    updated_at       TIMESTAMP NOT NULL,     -- UTC commit time of the last event applied
-    created_position BIGINT    NOT NULL      -- global position of UserCreated: breaks ties
-);
-"""
-# UserCreated is an upsert, so replaying it leaves one row however often it comes (flaw 7).
-# It takes two statements: an UPDATE that a replay finds a row for, else an INSERT. This does
-# what INSERT OR REPLACE does (see AccountBalances), at half its cost in DuckDB 2.0.
-RESET_USER = """
-UPDATE users SET email = ?, name = ?, status = ?, created_at = ?, updated_at = ?,
-                 created_position = ?
-WHERE id = ?
-"""
-INSERT_USER = """
-INSERT INTO users (email, name, status, created_at, updated_at, created_position, id)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-"""
-SET_EMAIL = "UPDATE users SET email = ?, updated_at = ? WHERE id = ?"
-SET_NAME = "UPDATE users SET name = ?, updated_at = ? WHERE id = ?"
-SET_STATUS = "UPDATE users SET status = ?, updated_at = ? WHERE id = ?"
-
-USER_COLUMNS = "id, email, name, status, created_at, updated_at"
-NEWEST_FIRST = "ORDER BY created_at DESC, created_position DESC"
-GET_USER = f"SELECT {USER_COLUMNS} FROM users WHERE id = ?"
-LIST_USERS = f"SELECT {USER_COLUMNS} FROM users {NEWEST_FIRST} LIMIT ? OFFSET ?"
-# contains() compares plain text: a user's %, _ or \ is just a character, never a wildcard
-# (the reference design put raw input into a LIKE pattern: flaw 6).
-SEARCH_USERS = f"""
-SELECT {USER_COLUMNS} FROM users
-WHERE contains(lower(name), lower(?)) OR contains(lower(email), lower(?))
-{NEWEST_FIRST} LIMIT ? OFFSET ?
-"""
-COUNT_USERS = "SELECT count(*) FROM users"
-
-# The set-based rebuild reads each user event's fields out of its JSON data in SQL ...
-USER_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
-    "UserCreated": ("email", "name"),
-    "UserEmailChanged": ("new_email",),
-    "UserNameChanged": ("new_name",),
-    "UserDeactivated": (),
-}
-USER_EVENTS = """
-SELECT position, aggregate_id AS user_id, event_type, timestamp,
-       CASE event_type WHEN 'UserCreated' THEN data->>'email'
-                       WHEN 'UserEmailChanged' THEN data->>'new_email' END AS email,
-       CASE event_type WHEN 'UserCreated' THEN data->>'name'
-                       WHEN 'UserNameChanged' THEN data->>'new_name' END AS name
-FROM user_log
-"""
-# ... refuses an event that lacks a field its handler would need (the first, by position) ...
-FIRST_WITHOUT_FIELDS = f"""
-WITH user_events AS ({USER_EVENTS})
-SELECT min(position) FROM user_events
-WHERE (event_type = 'UserCreated' AND (email IS NULL OR name IS NULL))
-   OR (event_type = 'UserEmailChanged' AND email IS NULL)
-   OR (event_type = 'UserNameChanged' AND name IS NULL)
-"""
-# ... and folds them: every user's final row from their events in one statement. A row
-# starts at the user's (last) UserCreated, as the upsert does; later events overwrite fields.
-USERS_FROM_EVENTS = f"""
-INSERT INTO users
-WITH user_events AS ({USER_EVENTS}), created AS (
-    SELECT user_id, max(position) AS created_position
-    FROM user_events WHERE event_type = 'UserCreated' GROUP BY user_id
-), applied AS (
-    SELECT e.* FROM user_events e JOIN created c USING (user_id)
-    WHERE e.position >= c.created_position
-)
-SELECT user_id,
-       arg_max(email, position) FILTER (WHERE email IS NOT NULL),
-       arg_max(name, position) FILTER (WHERE name IS NOT NULL),
-       CASE WHEN bool_or(event_type = 'UserDeactivated') THEN ? ELSE ? END,
-       arg_min(timestamp, position),
-       arg_max(timestamp, position),
-       min(position)
-FROM applied GROUP BY user_id
-"""
-
-
-def on_user_created(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
-    at = naive_utc(event.timestamp)
-    row = [
-        event.data["email"],
-        event.data["name"],
-        ACTIVE,
-        at,
-        at,
-        event.global_position,
-        event.aggregate_id,
-    ]
-    if conn.execute(RESET_USER, row).fetchall() == [(0,)]:  # no row yet: the usual case
-        conn.execute(INSERT_USER, row)
-
-
-def on_user_email_changed(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
-    conn.execute(
-        SET_EMAIL, [event.data["new_email"], naive_utc(event.timestamp), event.aggregate_id]
-    )
-
-
-def on_user_name_changed(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
-    conn.execute(SET_NAME, [event.data["new_name"], naive_utc(event.timestamp), event.aggregate_id])
-
-
-def on_user_deactivated(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
-    conn.execute(SET_STATUS, [DEACTIVATED, naive_utc(event.timestamp), event.aggregate_id])
-
-
-def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, log: LogReader) -> None:
-    """The set-based rebuild: the user events as one table, folded by SQL into the final rows.
-
-    From a DuckDB store the events never become Python objects (bar the few an upcaster lifts);
-    SQL reads their fields out of the JSON and ``USERS_FROM_EVENTS`` folds them.
-    """
-    conn.register("user_log", log.frame(USER_FIELDS))
-    try:
-        [(missing,)] = conn.execute(FIRST_WITHOUT_FIELDS).fetchall()
-        if missing is not None:
-            event = log.event_at(missing)
-            needed = [f for f in USER_FIELDS[event.event_type] if f not in event.data]
-            raise InvalidEventData(
-                f"{event.event_type} data {dict(event.data)!r:.80} has no {needed or 'value'} "
-                f"(the users table needs {list(USER_FIELDS[event.event_type])})"
-            )
-        conn.execute(USERS_FROM_EVENTS, [DEACTIVATED, ACTIVE])
-    finally:
-        conn.unregister("user_log")
-
-
-@dataclass(frozen=True, slots=True)
-class UserView:
-    """One row of the users read model. Timestamps are UTC."""
-
-    id: str
-    email: str
-    name: str
-    status: str
-    created_at: datetime
-    updated_at: datetime
-
-
-def _user(row: tuple[Any, ...]) -> UserView:
-    user_id, email, name, status, created_at, updated_at = row
-    return UserView(user_id, email, name, status, _utc(created_at), _utc(updated_at))
-
-
-class UserQueryModel(Projection):
-    """The ``users`` table, projected from the ``User`` events, and the queries it answers.
-
-    ``model = UserQueryModel(store)``, then ``model.catch_up()`` whenever you want it current
-    (or ``model.wait_for_position(result.position)`` after a command).
-    """
-
-    name = "users"
-    schema = USERS_SCHEMA
-    tables = ("users",)
-    handlers: ClassVar[Mapping[str, Handler]] = {
-        "UserCreated": on_user_created,
-        "UserEmailChanged": on_user_email_changed,
-        "UserNameChanged": on_user_name_changed,
-        "UserDeactivated": on_user_deactivated,
-    }
-
-    def rebuild(self, *, set_based: bool = False) -> int:
-        """Rebuild from position 1: event by event, or ``set_based`` in one SQL statement."""
-        return self.processor.rebuild(load_users_in_bulk if set_based else None)
-
-    def get_user(self, user_id: str) -> UserView | None:
-        if not isinstance(user_id, str):
-            raise InvalidInput(f"user_id must be a str, got {type(user_id).__name__} {user_id!r}")
-        rows = self.processor.query(GET_USER, [check_text(user_id, "user_id")])
-        return _user(rows[0]) if rows else None
-
-    def list_users(self, page: int = 1, page_size: int = 20) -> list[UserView]:
-        """One page of users, newest first (ties on ``created_at`` broken by position)."""
-        limit, offset = check_page(page, page_size)
-        return [_user(row) for row in self.processor.query(LIST_USERS, [limit, offset])]
-
-    def search_users(self, query: str, page: int = 1, page_size: int = 20) -> list[UserView]:
-        """Users whose name or email contains ``query``, ignoring case; newest first."""
-        if not isinstance(query, str):
-            raise InvalidInput(f"query must be a str, got {type(query).__name__} {query!r:.40}")
-        check_text(query, "query")
-        limit, offset = check_page(page, page_size)
-        rows = self.processor.query(SEARCH_USERS, [query, query, limit, offset])
-        return [_user(row) for row in rows]
-
-    def count_users(self) -> int:
-        return int(self.processor.query(COUNT_USERS)[0][0])
-
-
-# --- the account balances read model (the second domain) ------------------------------------
-
-ACCOUNTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS accounts (
-    account_id      VARCHAR PRIMARY KEY,
-    owner           VARCHAR NOT NULL,
-    balance         BIGINT  NOT NULL,   -- cents; negative while overdrawn
-    status          VARCHAR NOT NULL,   -- 'open' or 'closed'
-    transactions    BIGINT  NOT NULL,   -- deposits and withdrawals
-    deposited       BIGINT  NOT NULL,   -- cents deposited, in total
-    opened_position BIGINT  NOT NULL    -- global position of AccountOpened: newest first
-);
-"""
-UPSERT_ACCOUNT = "INSERT OR REPLACE INTO accounts VALUES (?, ?, 0, ?, 0, 0, ?)"
-# Increments are not idempotent on their own: applied twice, a deposit counts twice. The
-# checkpoint, written in the same transaction, is what guarantees each event is applied once.
-DEPOSIT = """
-UPDATE accounts SET balance = balance + ?, deposited = deposited + ?,
-                    transactions = transactions + 1
-WHERE account_id = ?
-"""
-WITHDRAW = """
-UPDATE accounts SET balance = balance - ?, transactions = transactions + 1 WHERE account_id = ?
-"""
-CLOSE_ACCOUNT = "UPDATE accounts SET status = ? WHERE account_id = ?"
-
-ACCOUNT_COLUMNS = "account_id, owner, balance, status, transactions"
-GET_ACCOUNT = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?"
-LIST_ACCOUNTS = (
-    f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY opened_position DESC LIMIT ? OFFSET ?"
-)
-TOTAL_DEPOSITS = "SELECT CAST(coalesce(sum(deposited), 0) AS BIGINT) FROM accounts"
-
-
-def on_account_opened(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
-    conn.execute(
-        UPSERT_ACCOUNT, [event.aggregate_id, event.data["owner"], OPEN, event.global_position]
-    )
-
-
-def on_money_deposited(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
-    amount = event.data["amount"]
-    conn.execute(DEPOSIT, [amount, amount, event.aggregate_id])
-
-
-def on_money_withdrawn(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
-    conn.execute(WITHDRAW, [event.data["amount"], event.aggregate_id])
-
-
-def on_account_closed(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
-    conn.execute(CLOSE_ACCOUNT, [CLOSED, event.aggregate_id])
-
-
-@dataclass(frozen=True, slots=True)
-class AccountView:
-    """One row of the account balances read model. Amounts are integer cents."""
-
-    account_id: str
-    owner: str
-    balance: int
-    status: str
-    transactions: int
-
-
-class AccountBalances(Projection):
-    """Balances of the ``BankAccount`` domain: ``get_balance``, ``total_deposits``, a list."""
-
-    name = "account_balances"
-    schema = ACCOUNTS_SCHEMA
-    tables = ("accounts",)
-    handlers: ClassVar[Mapping[str, Handler]] = {
-        "AccountOpened": on_account_opened,
-        "MoneyDeposited": on_money_deposited,
-        "MoneyWithdrawn": on_money_withdrawn,
-        "AccountClosed": on_account_closed,
-    }
-
-    def get_account(self, account_id: str) -> AccountView | None:
-        if not isinstance(account_id, str):
-            raise InvalidInput(f"account_id must be a str, got {account_id!r:.40}")
-        rows = self.processor.query(GET_ACCOUNT, [account_id])
-        return AccountView(*rows[0]) if rows else None
-
-    def get_balance(self, account_id: str) -> int | None:
-        """The balance in cents; ``None`` for an account this model has not seen opened."""
-        account = self.get_account(account_id)
-        return None if account is None else account.balance
-
-    def total_deposits(self) -> int:
-        """Cents deposited into all accounts, ever (withdrawals not subtracted)."""
-        return int(self.processor.query(TOTAL_DEPOSITS)[0][0])
-
-    def list_accounts(self, page: int = 1, page_size: int = 20) -> list[AccountView]:
-        """One page of accounts, most recently opened first."""
-        limit, offset = check_page(page, page_size)
-        return [AccountView(*row) for row in self.processor.query(LIST_ACCOUNTS, [limit, offset])]

@@ -7,23 +7,31 @@ Three ways to load, tried in this order:
 2. **snapshot**: the latest snapshot, plus only the events after it;
 3. **replay**: every event of the stream.
 
-Each load returns a :class:`LoadReport` (where it started, how many events it read), and the
+Each load returns a `LoadReport` (where it started, how many events it read), and the
 repository keeps totals, so a notebook can show what snapshots and caching save in events read,
 not just in milliseconds.
+
+`Repository.save` is the one place a decision is written: it wraps the domain events in
+envelopes, appends them at the version the aggregate was loaded at, and then brings the
+aggregate up to date, takes a snapshot when one is due and caches it. On a conflict it drops
+the cached copy, so the next load reads the stream again.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 from esteach.aggregate import Aggregate
 from esteach.caching import AggregateCache
-from esteach.determinism import Clock, system_clock
-from esteach.events import Event
+from esteach.checks import check_aggregate_id
+from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
+from esteach.errors import DuplicateEventId, WrongExpectedVersion
+from esteach.events import DomainEvent, Event, EventMetadata, NewEvent
 from esteach.snapshots import SnapshotManager, SnapshotStore
-from esteach.store.base import EventStore, check_aggregate_id
+from esteach.store.base import EventStore
 
 __all__ = ["LoadReport", "Repository"]
 
@@ -61,8 +69,10 @@ class Repository(Generic[A]):
         snapshot_interval: int = 100,
         cache: AggregateCache | None = None,
         clock: Clock = system_clock,
+        ids: IdFactory = uuid4_ids,
     ) -> None:
         self.store = store
+        self._ids = ids
         self.aggregate_class = aggregate_class
         self.snapshots = (
             SnapshotManager(snapshots, aggregate_class, interval=snapshot_interval, clock=clock)
@@ -81,7 +91,7 @@ class Repository(Generic[A]):
         return self.load_with_report(aggregate_id)[0]
 
     def load_aggregate(self, aggregate_id: str) -> A:
-        """The reference design's name for :meth:`load`; the report is in ``last_report``."""
+        """The same as `load`, under the reference design's name."""
         return self.load(aggregate_id)
 
     def load_with_report(self, aggregate_id: str) -> tuple[A, LoadReport]:
@@ -96,9 +106,8 @@ class Repository(Generic[A]):
             aggregate = entry.aggregate  # type: ignore[assignment]
             snapshot_version, source = entry.snapshot_version, "cache"
         elif self.snapshots is not None:
-            stale_before = self.snapshots.stale_ignored
-            aggregate = self.snapshots.restore(aggregate_id)
-            stale = self.snapshots.stale_ignored > stale_before
+            restored = self.snapshots.restore(aggregate_id)
+            aggregate, stale = restored.aggregate, restored.stale
             if aggregate is not None:
                 snapshot_version, source = aggregate.version, "snapshot"
         current = None if aggregate is None else self.store.stream_version(aggregate_id)
@@ -129,21 +138,62 @@ class Repository(Generic[A]):
             self.last_report = report
         return aggregate, report
 
-    def saved(self, aggregate: A, recorded: list[Event], report: LoadReport) -> None:
-        """After a successful append: bring ``aggregate`` up to date, cache it, maybe snapshot.
+    def save(
+        self,
+        aggregate: A,
+        domain_events: Sequence[DomainEvent],
+        metadata: EventMetadata | None = None,
+        *,
+        loaded: LoadReport | None = None,
+    ) -> list[Event]:
+        """Record what ``aggregate`` decided; return the recorded events (none for none).
 
-        ``aggregate`` and ``report`` are what :meth:`load_with_report` returned before the
-        append; ``aggregate`` is changed in place.
+        The events are appended with ``expected_version = aggregate.version``, so a writer that
+        got there first makes this raise `WrongExpectedVersion` (and the cached copy is
+        dropped). After the append ``aggregate`` is changed in place to the new version, a
+        snapshot is taken if one is due, and the aggregate is cached. ``loaded`` is the report
+        of the load that gave ``aggregate`` (it says when the last snapshot was taken).
         """
+        if not domain_events:
+            return []
+        aggregate_id = aggregate.aggregate_id
+        new_events = [
+            NewEvent.from_domain(event, aggregate.aggregate_type, metadata=metadata, id=self._ids())
+            for event in domain_events
+        ]
+        try:
+            recorded = self.store.append_events(aggregate_id, aggregate.version, new_events)
+        except WrongExpectedVersion:
+            self.forget(aggregate_id)  # never trust what we thought we knew
+            raise
+        if recorded[0].version <= aggregate.version:
+            # The store took this for a retry of events the aggregate had already applied:
+            # fresh ids cannot do that, so the id factory repeats ids another writer used.
+            raise DuplicateEventId(
+                f"event id {recorded[0].id!r} is already stored as {recorded[0].event_type} "
+                f"version {recorded[0].version} of stream {aggregate_id!r}, which this "
+                f"{aggregate.aggregate_type} had applied before it decided: its id factory "
+                f"hands out ids already in the log (two id factories with the same seed on one "
+                f"store?). Nothing was written."
+            )
         for event in recorded:
             aggregate.apply(event)
-        snapshot_version = report.snapshot_version
+        snapshot_version = self._snapshot_version(aggregate_id, loaded)
         snapshots = self.snapshots
-        if snapshots is not None and snapshots.due(snapshot_version, aggregate.version):
-            taken = snapshots.take(aggregate)
-            snapshot_version = aggregate.version if taken else snapshot_version
+        due = snapshots is not None and snapshots.due(snapshot_version, aggregate.version)
+        if due and snapshots is not None and snapshots.take(aggregate):
+            snapshot_version = aggregate.version
         if self.cache is not None:
             self.cache.put(aggregate, snapshot_version)
+        return recorded
+
+    def _snapshot_version(self, aggregate_id: str, loaded: LoadReport | None) -> int:
+        if loaded is not None and loaded.aggregate_id == aggregate_id:
+            return loaded.snapshot_version
+        if self.snapshots is None:
+            return 0
+        latest = self.snapshots.snapshot_store.get_latest(aggregate_id)
+        return 0 if latest is None else latest.version
 
     def forget(self, aggregate_id: str) -> None:
         """Drop the cached copy (after a conflict: never trust what we thought we knew)."""

@@ -19,21 +19,22 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import duckdb
 
 from esteach.aggregate import Aggregate
+from esteach.checks import check_aggregate_id, check_int
 from esteach.determinism import Clock, system_clock
-from esteach.errors import EventStoreError, InvalidInput
-from esteach.events import ensure_json_data
-from esteach.store.base import check_aggregate_id
-from esteach.store.duckdb import json_text, naive_utc
+from esteach.duck import connect, json_text, naive_utc, utc
+from esteach.errors import EventStoreError
+from esteach.jsondata import ensure_json_data
 
 __all__ = [
     "DuckDBSnapshotStore",
     "InMemorySnapshotStore",
+    "Restored",
     "Snapshot",
     "SnapshotManager",
     "SnapshotStore",
@@ -133,8 +134,7 @@ class DuckDBSnapshotStore:
     def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
         self.path = str(path)
         try:
-            self._conn = duckdb.connect(self.path)
-            self._conn.execute("SET TimeZone = 'UTC'")  # timestamps are UTC; so is every comparison
+            self._conn = connect(self.path)
         except duckdb.Error as exc:
             raise EventStoreError(f"cannot open DuckDB file {self.path!r}: {exc}") from exc
         self._lock = threading.Lock()
@@ -167,7 +167,7 @@ class DuckDBSnapshotStore:
             version,
             json.loads(state),
             schema_version,
-            timestamp.replace(tzinfo=UTC),
+            utc(timestamp),
         )
 
     def delete(self, aggregate_id: str) -> None:
@@ -177,6 +177,14 @@ class DuckDBSnapshotStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Restored(Generic[A]):
+    """What `SnapshotManager.restore` found: the aggregate, or ``None`` and why not."""
+
+    aggregate: A | None
+    stale: bool = False  # a snapshot of another state shape was there, and ignored
 
 
 class SnapshotManager(Generic[A]):
@@ -196,8 +204,7 @@ class SnapshotManager(Generic[A]):
         interval: int = 100,
         clock: Clock = system_clock,
     ) -> None:
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise InvalidInput(f"snapshot interval must be an int >= 1, got {interval!r}")
+        check_int(interval, "snapshot interval", 1)
         self.snapshot_store = snapshot_store
         self.aggregate_class = aggregate_class
         self.interval = interval
@@ -210,35 +217,36 @@ class SnapshotManager(Generic[A]):
         """At least ``interval`` events since the last snapshot (never "exactly on a multiple")."""
         return version - last_snapshot_version >= self.interval
 
-    def restore(self, aggregate_id: str) -> A | None:
-        """The aggregate from its latest usable snapshot, or ``None`` (none, stale, unreadable).
+    def restore(self, aggregate_id: str) -> Restored[A]:
+        """The aggregate from its latest usable snapshot (``None``: none, stale or unreadable),
+        and whether a stale snapshot was ignored.
 
         Like taking one, reading a snapshot never fails a load: an unreadable snapshot is
         counted in ``failures`` and the aggregate replayed.
         """
         try:
-            return self._restore(aggregate_id)
+            snapshot = self.snapshot_store.get_latest(aggregate_id)
+            if snapshot is None:
+                return Restored(None)
+            current = self.aggregate_class.snapshot_version
+            if snapshot.schema_version != current:
+                self.stale_ignored += 1
+                log.info(
+                    "ignoring snapshot of %s at version %d: state schema %d, code expects %d",
+                    aggregate_id,
+                    snapshot.version,
+                    snapshot.schema_version,
+                    current,
+                )
+                return Restored(None, stale=True)
+            state = snapshot.state
+            return Restored(
+                self.aggregate_class.from_snapshot(aggregate_id, snapshot.version, state)
+            )
         except Exception:
             self.failures += 1
             log.warning("snapshot of %s unreadable; replaying", aggregate_id, exc_info=True)
-            return None
-
-    def _restore(self, aggregate_id: str) -> A | None:
-        snapshot = self.snapshot_store.get_latest(aggregate_id)
-        if snapshot is None:
-            return None
-        current = self.aggregate_class.snapshot_version
-        if snapshot.schema_version != current:
-            self.stale_ignored += 1
-            log.info(
-                "ignoring snapshot of %s at version %d: state schema %d, code expects %d",
-                aggregate_id,
-                snapshot.version,
-                snapshot.schema_version,
-                current,
-            )
-            return None
-        return self.aggregate_class.from_snapshot(aggregate_id, snapshot.version, snapshot.state)
+            return Restored(None)
 
     def take(self, aggregate: A) -> bool:
         """Save a snapshot of ``aggregate``; never raises (a failed snapshot costs only speed)."""

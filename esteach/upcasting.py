@@ -23,10 +23,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from esteach.errors import InvalidEventData
-from esteach.events import Event, ensure_json_data, thaw
+from esteach.jsondata import ensure_json_data, thaw
+
+if TYPE_CHECKING:  # events.py imports this module: the envelope is only named here
+    from esteach.events import Event
 
 __all__ = ["UpcastFunction", "Upcaster", "Upcasters"]
 

@@ -35,7 +35,8 @@ from typing import Any, ClassVar
 import duckdb
 
 from esteach import DuckDBEventStore, Event, EventMetadata, NewEvent
-from esteach.projections import Handler, UserQueryModel
+from esteach.projections import Handler
+from esteach.readmodels.users import UserQueryModel
 
 STREAMS = 5
 EVENTS_PER_COMMAND = 3

@@ -320,9 +320,10 @@ def test_a_non_command_is_refused(store: EventStore) -> None:
     assert store.head_position() == 0
 
 
-def test_max_retries_must_not_be_negative() -> None:
-    with pytest.raises(ValueError, match="max_retries must be >= 0, got -1"):
-        CommandProcessor(InMemoryEventStore(), User, max_retries=-1)
+@pytest.mark.parametrize("bad", [-1, True, 1.5, "3"])
+def test_max_retries_must_be_an_int_not_below_zero(bad: object) -> None:
+    with pytest.raises(InvalidInput, match=f"max_retries must be an int >= 0, got {bad!r}"):
+        CommandProcessor(InMemoryEventStore(), User, max_retries=bad)  # type: ignore[arg-type]
 
 
 # --- retries after a conflict ----------------------------------------------------------------

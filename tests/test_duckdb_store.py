@@ -178,7 +178,8 @@ def test_a_row_inserted_by_hand_through_sql_is_seen_by_the_store() -> None:
         store.append_events("s", 0, created())
         store.sql(
             "INSERT INTO events SELECT global_position + 1, 'by-hand', 1, 'hand-1', "
-            "aggregate_type, event_type, timestamp, data, NULL, NULL, NULL, 'sql', 1 FROM events"
+            "aggregate_type, event_type, timestamp, data, NULL, NULL, NULL, 'sql', 1, NULL "
+            "FROM events"
         )
         assert store.stream_version("by-hand") == 1
         assert [e.id for e in store.get_events("by-hand")] == ["hand-1"]
@@ -193,7 +194,7 @@ def test_a_stream_stored_out_of_order_by_hand_still_loads_in_version_order() -> 
         for position, version in ((1, 3), (2, 1), (3, 2)):  # rows written by hand, shuffled
             store.sql(
                 "INSERT INTO events VALUES (?, 's', ?, ?, 'T', 'ItemAdded', "
-                "TIMESTAMP '2024-01-01', '{}', NULL, NULL, NULL, 'sql', 1)",
+                "TIMESTAMP '2024-01-01', '{}', NULL, NULL, NULL, 'sql', 1, NULL)",
                 [position, version, f"e{version}"],
             )
         assert [e.version for e in store.get_events("s")] == [1, 2, 3]

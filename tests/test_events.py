@@ -14,7 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import esteach.checks
 import esteach.events
+import esteach.jsondata
+import esteach.store.duckdb
 from esteach import (
     DomainEvent,
     Event,
@@ -545,18 +548,43 @@ def test_a_different_class_cannot_take_a_registered_name(fresh_registry: EventRe
     assert fresh_registry.get("CoffeeBrewed") is original
 
 
-def test_a_class_cannot_take_the_name_of_a_user_domain_event(
+def test_a_learners_event_may_share_a_name_with_a_user_domain_event(
     fresh_registry: EventRegistry,
 ) -> None:
+    # Every "build your own" workshop defines its own UserCreated beside esteach's.
     fresh_registry.register(esteach.domains.user.UserCreated)
 
-    with pytest.raises(InvalidInput, match=r"esteach\.domains\.user\.UserCreated"):
+    @dataclass(frozen=True)
+    class UserCreated(DomainEvent):
+        login: str
 
-        @dataclass(frozen=True)
-        class UserCreated(DomainEvent):  # the clash is the point
-            login: str
+    assert fresh_registry.get("UserCreated", [__name__]) is UserCreated
+    assert (
+        fresh_registry.get("UserCreated", ["esteach.domains.user"])
+        is esteach.domains.user.UserCreated
+    )
+    with pytest.raises(InvalidInput, match=r"defined by several classes .*registry=my_events"):
+        fresh_registry.get("UserCreated")  # no module says which one is meant
 
-    assert fresh_registry.get("UserCreated") is esteach.domains.user.UserCreated
+
+def test_defining_an_event_class_again_in_its_module_replaces_it(
+    fresh_registry: EventRegistry,
+) -> None:
+    first, again = define_coffee_brewed(), define_coffee_brewed()  # a notebook cell run twice
+
+    assert first is not again
+    assert fresh_registry.get("CoffeeBrewed") is again
+
+
+def test_an_event_class_can_join_a_registry_of_its_own() -> None:
+    mine = EventRegistry()
+
+    @dataclass(frozen=True)
+    class ParcelShipped(DomainEvent, registry=mine):
+        parcel: str
+
+    assert mine.get("ParcelShipped") is ParcelShipped
+    assert "ParcelShipped" not in esteach.events.registry
 
 
 def test_a_domain_event_class_needs_a_business_name(fresh_registry: EventRegistry) -> None:
@@ -768,10 +796,15 @@ def test_seeded_ids_are_uuid4_strings() -> None:
 def test_stored_event_builds_the_event_the_constructor_builds(event: Event) -> None:
     fields = [getattr(event, f.name) for f in dataclasses.fields(Event)]
     meta = event.metadata
-    copy = esteach.events.stored_event(
+    copy = esteach.store.duckdb._stored_event(
         *fields[:7],
-        esteach.events.stored_metadata(
-            meta.correlation_id, meta.causation_id, meta.user_id, meta.source, meta.schema_version
+        esteach.store.duckdb._stored_metadata(
+            meta.correlation_id,
+            meta.causation_id,
+            meta.user_id,
+            meta.source,
+            meta.schema_version,
+            meta.headers,
         ),
         fields[8],
     )
@@ -782,7 +815,7 @@ def test_stored_event_builds_the_event_the_constructor_builds(event: Event) -> N
 
 hints = [int, float, bool, str, type(None), str | None, int | None, dict[str, Any], list[int],
          Any, float | str]  # fmt: skip
-values = json_values | st.builds(esteach.events.FrozenDict) | st.tuples(st.integers())
+values = json_values | st.builds(esteach.jsondata.FrozenDict) | st.tuples(st.integers())
 
 
 @property_test
@@ -790,5 +823,5 @@ values = json_values | st.builds(esteach.events.FrozenDict) | st.tuples(st.integ
 def test_the_exact_type_shortcut_never_accepts_what_the_full_check_refuses(
     hint: Any, value: object
 ) -> None:
-    if type(value) in esteach.events._exact_types(hint):
-        assert esteach.events._matches(value, hint)
+    if type(value) in esteach.checks._exact_types(hint):
+        assert esteach.checks._matches(value, hint)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from esteach import CommandProcessor, DomainError, InMemoryEventStore, SeededIds, StepClock
 from esteach.domains.user import ChangeEmail, ChangeName, CreateUser, DeactivateUser, User
-from esteach.projections import UserQueryModel
+from esteach.readmodels.users import UserQueryModel
 
 USER_IDS = ["ada", "bob", "cy", "dee"]
 

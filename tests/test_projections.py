@@ -31,6 +31,7 @@ from esteach import (
     SeededIds,
     StepClock,
 )
+from esteach.checks import MAX_PAGE_SIZE
 from esteach.domains.account import (
     BankAccount,
     CloseAccount,
@@ -46,16 +47,9 @@ from esteach.domains.user import (
     User,
     UserCreated,
 )
-from esteach.projections import (
-    MAX_PAGE_SIZE,
-    AccountBalances,
-    AccountView,
-    EventProcessor,
-    ProjectionError,
-    ProjectionTimeout,
-    UserQueryModel,
-    UserView,
-)
+from esteach.projections import EventProcessor, ProjectionError, ProjectionTimeout
+from esteach.readmodels.accounts import AccountBalances, AccountView
+from esteach.readmodels.users import UserQueryModel, UserView
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -829,7 +823,9 @@ def a_log_with_an_old_shape(store: EventStore, users: CommandProcessor[User]) ->
 
 def log_frame_rows(store: EventStore, types: list[str]) -> list[tuple[Any, ...]]:
     processor = EventProcessor(store, name="frame")
-    reader = esteach.projections.LogReader(processor, store.head_position())
+    reader = esteach.projections.LogReader(
+        store, processor.registry, store.head_position(), processor._error
+    )
     frame = reader.frame(types).sort_values("position")
     assert reader.position == store.head_position()
     return [tuple(row) for row in frame.itertuples(index=False)]
@@ -859,9 +855,9 @@ def test_a_set_based_rebuild_from_duckdb_builds_events_only_for_the_rows_it_upca
     model.catch_up()
     per_event = table(model, "users")
     built: list[Any] = []
-    real = esteach.store.duckdb.stored_event
+    real = esteach.store.duckdb._stored_event
     monkeypatch.setattr(
-        esteach.store.duckdb, "stored_event", lambda *a: built.append(a[0]) or real(*a)
+        esteach.store.duckdb, "_stored_event", lambda *a: built.append(a[0]) or real(*a)
     )
 
     assert model.rebuild(set_based=True) == store.head_position() == 9

@@ -45,7 +45,8 @@ from esteach import (
 )
 from esteach.domains.account import DepositMoney
 from esteach.domains.user import ChangeName, CreateUser, InvalidEmail, User
-from esteach.projections import ProjectionError, UserQueryModel
+from esteach.projections import ProjectionError
+from esteach.readmodels.users import UserQueryModel
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "docs" / "bad-input.md"
 KINDS = ("memory", "duckdb-memory", "duckdb-file")
@@ -577,7 +578,8 @@ ROWS: list[Row] = [
         "expected-version-negative",
         append("order-1", -1, NewEvent("ItemAdded")),
         InvalidInput,
-        r"expected_version must be an int >= 0 \(0 = new stream\), 'any' or 'no_stream'; got -1",
+        r"expected_version must be an int >= 0 \(0 = new stream\), 'any', 'no_stream' or "
+        r"'stream_exists'; got -1",
     ),
     Row(
         "expected-version-nan",

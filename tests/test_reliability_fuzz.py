@@ -63,7 +63,7 @@ from esteach.domains.user import (
     UserNotActive,
     UserNotFound,
 )
-from esteach.projections import UserQueryModel
+from esteach.readmodels.users import UserQueryModel
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 KINDS = ("memory", "duckdb-memory", "duckdb-file")

@@ -36,7 +36,7 @@ import duckdb
 import pytest
 
 from esteach import DuckDBEventStore, Event, EventStore, EventStoreError, NewEvent
-from esteach.projections import UserQueryModel
+from esteach.readmodels.users import UserQueryModel
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32", reason="SIGKILL and DuckDB's file locks as on Linux and macOS"

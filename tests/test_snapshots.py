@@ -48,6 +48,7 @@ from esteach import (
     StepClock,
 )
 from esteach.domains.user import ChangeEmail, ChangeName, CreateUser, DeactivateUser, User
+from esteach.snapshots import Restored
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 STEP = timedelta(seconds=1)
@@ -463,15 +464,16 @@ def test_restore_rebuilds_the_aggregate_the_snapshot_was_taken_of() -> None:
 
     restored = manager.restore("u-1")
 
-    assert isinstance(restored, User)
-    assert restored.state() == user.state()
-    assert restored.version == 3
+    assert isinstance(restored.aggregate, User)
+    assert restored.aggregate.state() == user.state()
+    assert restored.stale is False
+    assert restored.aggregate.version == 3
 
 
 def test_restore_without_a_snapshot_returns_none_and_counts_nothing() -> None:
     manager = SnapshotManager(InMemorySnapshotStore(), User)
 
-    assert manager.restore("u-nobody") is None
+    assert manager.restore("u-nobody") == Restored(None, stale=False)
     assert manager.stale_ignored == 0
 
 
@@ -536,8 +538,8 @@ def test_each_load_that_meets_a_stale_snapshot_counts_it(monkeypatch: pytest.Mon
     manager.take(ada("u-1", "B"))
     monkeypatch.setattr(User, "snapshot_version", User.snapshot_version + 1)
 
-    assert manager.restore("u-1") is None
-    assert manager.restore("u-1") is None
+    assert manager.restore("u-1") == Restored(None, stale=True)
+    assert manager.restore("u-1") == Restored(None, stale=True)
     assert manager.stale_ignored == 2
 
 
@@ -604,7 +606,7 @@ def test_re_taking_a_snapshot_after_a_schema_change_replaces_the_stale_one(
     kept = snapshots.get_latest("u-1")
     assert kept is not None
     assert taken is (kept.schema_version == 2), "take() said True but the stale snapshot stayed"
-    assert manager.restore("u-1") is not None
+    assert manager.restore("u-1").aggregate is not None
     assert manager.stale_ignored == 0
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from esteach import Aggregate, Command, DomainError, DomainEvent, given
+from esteach import Aggregate, Command, DomainError, DomainEvent, InvalidInput, given
 from esteach.domains.user import (
     ChangeEmail,
     ChangeName,
@@ -283,7 +283,7 @@ def test_a_command_no_aggregate_claims_is_a_clear_error() -> None:
     class Orphan(Command):
         aggregate_id: str
 
-    with pytest.raises(TypeError, match=r"cannot tell which aggregate handles Orphan"):
+    with pytest.raises(InvalidInput, match=r"cannot tell which aggregate handles Orphan"):
         given().when(Orphan("x-1"))
 
 

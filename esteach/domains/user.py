@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from esteach.aggregate import Aggregate, Command
+from esteach.aggregate import Aggregate
+from esteach.commands import Command
 from esteach.errors import AggregateNotFound, DomainError, InvalidCommand
 from esteach.events import DomainEvent, registry
 

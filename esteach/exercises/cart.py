@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from esteach.aggregate import Aggregate, Command
+from esteach.aggregate import Aggregate
+from esteach.commands import Command
 from esteach.errors import AggregateNotFound, DomainError, InvalidCommand
 from esteach.events import DomainEvent
 

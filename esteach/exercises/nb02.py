@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from esteach.commands import CommandProcessor
 from esteach.determinism import SeededIds
 from esteach.domains.account import BankAccount, DepositMoney, MoneyDeposited
 from esteach.domains.user import User
@@ -19,6 +18,7 @@ from esteach.exercises.checking import call
 from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.fakes import LostReply, Runaway, SomeoneElseFirst
 from esteach.exercises.stories import arrived_batch, bank, users_story
+from esteach.processor import CommandProcessor
 from esteach.store.base import ANY, EventStore
 
 __all__ = ["arrived_batch", "bank", "deposit", "ex1", "ex2", "rebuild", "users_story"]

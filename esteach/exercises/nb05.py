@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
-from esteach.commands import CommandProcessor
 from esteach.determinism import SeededIds
 from esteach.domains.account import BankAccount, DepositMoney
 from esteach.domains.user import ChangeName, CreateUser, User
@@ -18,6 +17,7 @@ from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.fakes import CountingStore
 from esteach.exercises.sandbox import fresh_store
 from esteach.exercises.stories import bank
+from esteach.processor import CommandProcessor
 from esteach.repository import Repository
 from esteach.snapshots import InMemorySnapshotStore
 from esteach.store.base import EventStore

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from esteach.commands import CommandProcessor
 from esteach.determinism import SeededIds
 from esteach.domains.account import (
     AccountCommand,
@@ -25,6 +24,7 @@ from esteach.events import Event, NewEvent
 from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.fakes import Runaway, SomeoneElseFirst
 from esteach.exercises.stories import bank
+from esteach.processor import CommandProcessor
 from esteach.store.base import EventStore
 
 __all__ = ["bank", "ex1", "ex2", "execute", "execute_with_retry"]

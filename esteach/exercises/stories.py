@@ -10,12 +10,12 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from esteach.commands import CommandProcessor
 from esteach.determinism import SeededIds
 from esteach.domains.account import BankAccount, DepositMoney, OpenAccount, WithdrawMoney
 from esteach.domains.user import ChangeEmail, ChangeName, CreateUser, DeactivateUser, User
 from esteach.events import Event
 from esteach.exercises.sandbox import ExerciseStore, fresh_store
+from esteach.processor import CommandProcessor
 
 __all__ = ["arrived_batch", "bank", "bank_over_days", "users_over_days", "users_story"]
 

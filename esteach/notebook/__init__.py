@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import TypeVar
 
+from esteach.errors import InvalidInput
+
 __all__ = ["SIZE_VARIABLE", "size"]
 
 T = TypeVar("T")
@@ -28,5 +30,5 @@ def size(*, small: T, full: T) -> T:
     """
     value = os.environ.get(SIZE_VARIABLE, "full").strip().lower()
     if value not in ("small", "full"):
-        raise ValueError(f"{SIZE_VARIABLE} must be 'small' or 'full', got {value!r}")
+        raise InvalidInput(f"{SIZE_VARIABLE} must be 'small' or 'full', got {value!r}")
     return small if value == "small" else full

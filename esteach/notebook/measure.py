@@ -29,19 +29,18 @@ import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from esteach.caching import AggregateCache
-from esteach.determinism import SeededIds
 from esteach.domains.user import User
-from esteach.events import Event
+from esteach.errors import InvalidInput
 from esteach.repository import LoadReport, Repository
 from esteach.snapshots import DuckDBSnapshotStore, InMemorySnapshotStore, SnapshotStore
-from esteach.store.base import EventStore
-from esteach.store.duckdb import DuckDBEventStore
+from esteach.store.base import EventStore, SQLEventLog
+from esteach.testing import user_stream
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -73,46 +72,9 @@ MAX_BATCH = 1000
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def user_stream(length: int, *, user_id: str = USER_ID, seed: int = 0) -> list[Event]:
-    """One ``User`` stream of ``length`` recorded events: created, then renamed again and again.
-
-    The events are made directly (ids from ``SeededIds(seed)``, one second apart), not by
-    ``length`` commands, so a 100,000-event stream is ready in well under a second for
-    ``bulk_import``.
-
-    >>> [(e.version, e.event_type) for e in user_stream(3)]
-    [(1, 'UserCreated'), (2, 'UserNameChanged'), (3, 'UserNameChanged')]
-    """
-    if length < 1:
-        raise ValueError(f"a stream needs at least 1 event, got length={length}")
-    ids = SeededIds(seed)
-    created = Event(
-        id=ids(),
-        aggregate_id=user_id,
-        aggregate_type=User.aggregate_type,
-        event_type="UserCreated",
-        version=1,
-        timestamp=START,
-        data={"user_id": user_id, "email": "ada@example.com", "name": "Ada 1"},
-    )
-    renames = [
-        Event(
-            id=ids(),
-            aggregate_id=user_id,
-            aggregate_type=User.aggregate_type,
-            event_type="UserNameChanged",
-            version=version,
-            timestamp=START + timedelta(seconds=version - 1),
-            data={"new_name": f"Ada {version}"},
-        )
-        for version in range(2, length + 1)
-    ]
-    return [created, *renames]
-
-
 def snapshot_store_for(store: EventStore) -> SnapshotStore:
     """The snapshot store that goes with ``store``: DuckDB beside DuckDB, memory beside memory."""
-    if isinstance(store, DuckDBEventStore):
+    if isinstance(store, SQLEventLog):
         return DuckDBSnapshotStore(":memory:")
     return InMemorySnapshotStore()
 
@@ -252,7 +214,7 @@ def measure_loads(
     :class:`LoadReport` (exact), ``seconds`` is the median time of one load.
     """
     if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
+        raise InvalidInput(f"repeats must be >= 1, got {repeats}")
     factories: Mapping[str, StoreFactory] = (
         make_store if isinstance(make_store, Mapping) else {"": make_store}
     )
@@ -318,7 +280,7 @@ def plot_loads(frame: pd.DataFrame, quantities: Sequence[str] = QUANTITIES) -> F
 
     unknown = [q for q in quantities if q not in QUANTITIES]
     if unknown or not quantities:
-        raise ValueError(f"quantities must be some of {QUANTITIES}, got {tuple(quantities)}")
+        raise InvalidInput(f"quantities must be some of {QUANTITIES}, got {tuple(quantities)}")
     stores = sorted(frame["store"].unique())
     figure = plt.figure(figsize=(4.8 * len(stores), 3.4 * len(quantities)), layout="constrained")
     axes = figure.subplots(len(quantities), len(stores), squeeze=False)

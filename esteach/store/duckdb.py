@@ -21,6 +21,7 @@ The table is plain SQL: ``store.sql("SELECT event_type, count(*) FROM events GRO
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -34,19 +35,24 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
-from esteach.errors import DuplicateEventId, EventStoreError, InvalidInput
-from esteach.events import Event, NewEvent, check_event_type, stored_event, stored_metadata
-from esteach.store.base import (
-    ANY,
-    ExpectedVersion,
+from esteach.checks import (
     check_aggregate_id,
-    check_bulk,
-    check_expected_version,
+    check_aware,
+    check_event_type,
     check_limit,
     check_position,
-    check_stream_expectation,
     check_version,
+)
+from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
+from esteach.duck import connect, json_text, naive_utc, utc
+from esteach.errors import DuplicateEventId, EventStoreError, InvalidInput
+from esteach.events import Event, EventMetadata, NewEvent
+from esteach.jsondata import FrozenDict, freeze
+from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
+from esteach.store.rules import (
+    check_bulk,
+    check_expected_version,
+    check_stream_expectation,
     ensure_new_events,
     match_retry,
     next_timestamp,
@@ -61,9 +67,9 @@ __all__ = ["DuckDBEventStore"]
 
 COLUMNS = (
     "global_position, aggregate_id, version, id, aggregate_type, event_type, timestamp, data, "
-    "correlation_id, causation_id, user_id, source, schema_version"
+    "correlation_id, causation_id, user_id, source, schema_version, headers"
 )
-_ROW = "(" + ", ".join("?" * 13) + ")"
+_ROW = "(" + ", ".join("?" * 14) + ")"
 # What reads select: the same columns, the commit time as microseconds since 1970, which
 # becomes a UTC datetime in half the time a naive DuckDB timestamp does.
 READ = COLUMNS.replace(" timestamp,", " epoch_us(timestamp),")
@@ -83,6 +89,7 @@ CREATE TABLE IF NOT EXISTS events (
     user_id         VARCHAR,
     source          VARCHAR   NOT NULL,
     schema_version  INTEGER   NOT NULL,
+    headers         JSON,                 -- the caller's own metadata; NULL when there is none
     PRIMARY KEY (aggregate_id, version)
 );
 CREATE INDEX IF NOT EXISTS events_by_stream ON events (aggregate_id);
@@ -90,6 +97,10 @@ CREATE INDEX IF NOT EXISTS events_by_stream ON events (aggregate_id);
 
 HEAD = "SELECT coalesce(max(global_position), 0), max(timestamp) FROM events"
 HAS_EVENTS = "SELECT 1 FROM information_schema.tables WHERE table_name = 'events'"
+HAS_HEADERS = """
+SELECT 1 FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'headers'
+"""
+ADD_HEADERS = "ALTER TABLE events ADD COLUMN headers JSON"
 STREAM_VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE aggregate_id = ?"
 # A stream's events. No ORDER BY: DuckDB keeps insertion order (preserve_insertion_order),
 # which within a stream is version order, and _rows checks that and sorts if it ever is not;
@@ -191,7 +202,7 @@ class _Database:
     def read_file(self, conn: duckdb.DuckDBPyConnection, *, streams: bool) -> None:
         """Take head, last commit time and (with ``streams``) the stream heads from the file."""
         [(head, last)] = conn.execute(HEAD).fetchall()
-        self.head, self.last_timestamp = head, _utc_or_none(last)
+        self.head, self.last_timestamp = head, None if last is None else utc(last)
         if streams:
             self.streams.load(conn)
 
@@ -240,8 +251,7 @@ class DuckDBEventStore:
             else os.path.realpath(self.path)
         )
         try:
-            self._conn = duckdb.connect(self.path, read_only=read_only)
-            self._conn.execute("SET TimeZone = 'UTC'")  # timestamps are UTC; so is every comparison
+            self._conn = connect(self.path, read_only=read_only)
         except duckdb.Error as exc:
             raise EventStoreError(
                 f"cannot open DuckDB file {self.path!r}: {exc}{_hint(exc)}"
@@ -251,11 +261,19 @@ class DuckDBEventStore:
             self._conn.execute(f"SET threads = {int(threads)}")
         if not read_only:
             self._conn.execute(SCHEMA)
+            if not self._conn.execute(HAS_HEADERS).fetchall():  # a file from before headers
+                self._conn.execute(ADD_HEADERS)
         elif not self._conn.execute(HAS_EVENTS).fetchall():
             self._conn.close()
             raise EventStoreError(
                 f"{self.path!r} has no events table: it is not an event store (a read model's "
                 f"or a snapshot file, perhaps). Open the file your DuckDBEventStore writes."
+            )
+        elif not self._conn.execute(HAS_HEADERS).fetchall():
+            self._conn.close()
+            raise EventStoreError(
+                f"{self.path!r} was written by an older esteach (its events table has no "
+                f"headers column): open it once without read_only, which adds the column."
             )
         with _databases_lock:
             database = _databases.get(key)
@@ -282,13 +300,13 @@ class DuckDBEventStore:
         with database.lock, self._conn_lock:
             self._check_open()
             known = database.streams.get(aggregate_id)
-            if not batch or expected_version == ANY:
+            if not batch or expected_version in (ANY, STREAM_EXISTS):
                 actual = known if known is not None else self._stream_version(aggregate_id)
                 version = check_stream_expectation(aggregate_id, expected_version, actual)
                 if not batch:
                     return []
             else:
-                version = 0 if expected_version == "no_stream" else int(expected_version)
+                version = 0 if expected_version == NO_STREAM else int(expected_version)
                 if known is not None and known != version:
                     # Decided in Python, but an exact retry of stored events must still win.
                     return self._explain_refusal(aggregate_id, expected_version, batch)
@@ -333,12 +351,7 @@ class DuckDBEventStore:
     ) -> list[Event]:
         """Say why an INSERT wrote nothing: an exact retry, a reused id, or a version conflict."""
         by_id = {e.id: e for e in self._rows(BY_IDS, [[event_id for event_id, _ in batch]])}
-        retry = match_retry(
-            aggregate_id,
-            batch,
-            [by_id.get(event_id) for event_id, _ in batch],
-            expected_version,
-        )
+        retry = match_retry(aggregate_id, batch, [by_id.get(event_id) for event_id, _ in batch])
         if retry is not None:
             return retry
         actual = self._stream_version(aggregate_id)
@@ -382,6 +395,10 @@ class DuckDBEventStore:
                     "user_id": [e.metadata.user_id for e in checked],
                     "source": [e.metadata.source for e in checked],
                     "schema_version": [e.metadata.schema_version for e in checked],
+                    "headers": [
+                        json_text(e.metadata.headers) if e.metadata.headers else None
+                        for e in checked
+                    ],
                 }
             )
             self._conn.register("esteach_bulk", frame)
@@ -420,9 +437,7 @@ class DuckDBEventStore:
         return self._rows(BY_TYPE, params)
 
     def get_events_since(self, timestamp: datetime) -> list[Event]:
-        if not isinstance(timestamp, datetime) or timestamp.tzinfo is None:
-            raise InvalidInput(f"timestamp must be a timezone-aware datetime, got {timestamp!r}")
-        return self._rows(SINCE, [naive_utc(timestamp)])
+        return self._rows(SINCE, [naive_utc(check_aware(timestamp))])
 
     def read_all(self, from_position: int = 0, limit: int | None = None) -> list[Event]:
         limit = check_limit(limit)
@@ -598,22 +613,6 @@ def _limit(limit: int | None) -> int:
     return NO_LIMIT if limit is None else min(limit, NO_LIMIT)
 
 
-def json_text(data: dict[str, Any]) -> str:
-    """Event data as the compact JSON text the ``data`` columns hold."""
-    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def naive_utc(timestamp: datetime) -> datetime:
-    """A datetime as DuckDB's ``TIMESTAMP`` columns hold it: UTC, without a zone."""
-    if timestamp.tzinfo is not UTC:  # events read back are in UTC already: skip the sum
-        timestamp = timestamp.astimezone(UTC)
-    return timestamp.replace(tzinfo=None)
-
-
-def _utc_or_none(timestamp: datetime | None) -> datetime | None:
-    return None if timestamp is None else timestamp.replace(tzinfo=UTC)
-
-
 def _params(event: Event) -> tuple[Any, ...]:
     meta = event.metadata
     return (
@@ -630,10 +629,77 @@ def _params(event: Event) -> tuple[Any, ...]:
         meta.user_id,
         meta.source,
         meta.schema_version,
+        json_text(meta.headers) if meta.headers else None,
     )
 
 
+# --- reading rows back: built for speed, since a replay reads every one ----------------------
+
+_METADATA_SLOTS = tuple(
+    getattr(EventMetadata, f.name).__set__ for f in dataclasses.fields(EventMetadata)
+)
+
+
+def _stored_metadata(
+    correlation_id: str | None,
+    causation_id: str | None,
+    user_id: str | None,
+    source: str,
+    schema_version: int,
+    headers: FrozenDict,
+) -> EventMetadata:
+    """Metadata a store read back, built without the checks ``EventMetadata()`` runs.
+
+    Only for values that passed those checks on their way in: a replay builds one per event,
+    and checking each again would cost a third of a DuckDB load.
+    """
+    metadata = object.__new__(EventMetadata)
+    set_correlation, set_causation, set_user, set_source, set_version, set_headers = _METADATA_SLOTS
+    set_correlation(metadata, correlation_id)
+    set_causation(metadata, causation_id)
+    set_user(metadata, user_id)
+    set_source(metadata, source)
+    set_version(metadata, schema_version)
+    set_headers(metadata, headers)
+    return metadata
+
+
+_EVENT_SLOTS = tuple(getattr(Event, f.name).__set__ for f in dataclasses.fields(Event))
+
+
+def _stored_event(
+    id: str,
+    aggregate_id: str,
+    aggregate_type: str,
+    event_type: str,
+    version: int,
+    timestamp: datetime,
+    data: dict[str, Any],
+    metadata: EventMetadata,
+    global_position: int,
+) -> Event:
+    """``Event(...)`` in half the time, for a store building the events it reads back.
+
+    The same fields in the same order; a frozen dataclass's ``__init__`` sets each through
+    ``object.__setattr__``, this sets the slots directly.
+    """
+    event = object.__new__(Event)
+    (set_id, set_aggregate_id, set_aggregate_type, set_event_type, set_version, set_timestamp,
+     set_data, set_metadata, set_position) = _EVENT_SLOTS  # fmt: skip
+    set_id(event, id)
+    set_aggregate_id(event, aggregate_id)
+    set_aggregate_type(event, aggregate_type)
+    set_event_type(event, event_type)
+    set_version(event, version)
+    set_timestamp(event, timestamp)
+    set_data(event, data)
+    set_metadata(event, metadata)
+    set_position(event, global_position)
+    return event
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NO_HEADERS = FrozenDict()
 
 
 def _events(columns: list[list[Any]]) -> list[Event]:
@@ -644,12 +710,14 @@ def _events(columns: list[list[Any]]) -> list[Event]:
     again: it was checked before it was written.
     """
     (positions, aggregate_ids, versions, ids, aggregate_types, event_types, timestamps, texts,
-     correlation_ids, causation_ids, user_ids, sources, schema_versions) = columns  # fmt: skip
+     correlation_ids, causation_ids, user_ids, sources, schema_versions,
+     header_texts) = columns  # fmt: skip
     if not positions:
         return []
     data = json.loads("[" + ",".join(texts) + "]")
+    headers = [_NO_HEADERS if text is None else freeze(json.loads(text)) for text in header_texts]
     return [
-        stored_event(
+        _stored_event(
             event_id,
             aggregate_id,
             aggregate_type,
@@ -657,14 +725,18 @@ def _events(columns: list[list[Any]]) -> list[Event]:
             version,
             _EPOCH + timedelta(0, 0, microseconds),
             event_data,
-            stored_metadata(correlation_id, causation_id, user_id, source, schema_version),
+            _stored_metadata(
+                correlation_id, causation_id, user_id, source, schema_version, event_headers
+            ),
             position,
         )
         for (
             position, aggregate_id, version, event_id, aggregate_type, event_type, microseconds,
             event_data, correlation_id, causation_id, user_id, source, schema_version,
+            event_headers,
         ) in zip(
             positions, aggregate_ids, versions, ids, aggregate_types, event_types, timestamps,
-            data, correlation_ids, causation_ids, user_ids, sources, schema_versions, strict=True,
+            data, correlation_ids, causation_ids, user_ids, sources, schema_versions, headers,
+            strict=True,
         )
     ]  # fmt: skip

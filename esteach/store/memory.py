@@ -12,18 +12,23 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
-from esteach.errors import DuplicateEventId, EventStoreError, InvalidInput
-from esteach.events import Event, NewEvent, check_event_type, freeze
-from esteach.store.base import (
-    ExpectedVersion,
+from esteach.checks import (
     check_aggregate_id,
-    check_bulk,
-    check_expected_version,
+    check_aware,
+    check_event_type,
     check_limit,
     check_position,
-    check_stream_expectation,
     check_version,
+)
+from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
+from esteach.errors import DuplicateEventId, EventStoreError
+from esteach.events import Event, NewEvent
+from esteach.jsondata import freeze
+from esteach.store.base import ExpectedVersion
+from esteach.store.rules import (
+    check_bulk,
+    check_expected_version,
+    check_stream_expectation,
     ensure_new_events,
     match_retry,
     next_timestamp,
@@ -60,9 +65,7 @@ class InMemoryEventStore:
         batch = ensure_new_events(aggregate_id, events, self._ids)
         with self._lock:
             self._check_open()
-            retry = match_retry(
-                aggregate_id, batch, [self._by_id.get(i) for i, _ in batch], expected_version
-            )
+            retry = match_retry(aggregate_id, batch, [self._by_id.get(i) for i, _ in batch])
             if retry is not None:
                 return retry
             stream = self._streams.get(aggregate_id, [])
@@ -142,8 +145,7 @@ class InMemoryEventStore:
         return found
 
     def get_events_since(self, timestamp: datetime) -> list[Event]:
-        if not isinstance(timestamp, datetime) or timestamp.tzinfo is None:
-            raise InvalidInput(f"timestamp must be a timezone-aware datetime, got {timestamp!r}")
+        check_aware(timestamp)
         with self._lock:
             self._check_open()
             return self._log[bisect.bisect_left(self._timestamps, timestamp) :]

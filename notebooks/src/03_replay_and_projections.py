@@ -437,10 +437,10 @@ emails.query("SELECT * FROM emails ORDER BY id")
 # of the user's `UserCreated`, kept to break ties (below).
 
 # %%
-import esteach.projections
+import esteach.readmodels.users
 
-print(esteach.projections.USERS_SCHEMA)
-print(inspect.getsource(esteach.projections.on_user_name_changed))
+print(esteach.readmodels.users.USERS_SCHEMA)
+print(inspect.getsource(esteach.readmodels.users.on_user_name_changed))
 
 # %% [markdown]
 # `get_user(id)` returns one row as a `UserView`, timestamps in UTC, or `None`. Ada's
@@ -645,7 +645,7 @@ read_side.sql(
 # into the final rows with one SQL statement. Here it is:
 
 # %%
-print(esteach.projections.USERS_FROM_EVENTS)
+print(esteach.readmodels.users.USERS_FROM_EVENTS)
 
 # %% [markdown]
 # `data->>'email'` reads a field out of the JSON inside DuckDB. From a `DuckDBEventStore` the

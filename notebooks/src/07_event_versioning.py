@@ -208,7 +208,7 @@ for event in store.get_events("user-0247"):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from esteach.projections import UserQueryModel
+from esteach.readmodels.users import UserQueryModel
 
 read_model = UserQueryModel(store)
 read_model.catch_up()

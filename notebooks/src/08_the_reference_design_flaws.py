@@ -281,7 +281,7 @@ _ = ref_db.execute(
 # %%
 # NBVAL_CHECK_OUTPUT
 from esteach import InvalidInput
-from esteach.projections import UserQueryModel
+from esteach.readmodels.users import UserQueryModel
 
 users.process_command(CreateUser("pat", "pat_c@example.com", "Pat 100% Cook"))
 model = UserQueryModel(store)

@@ -1,0 +1,178 @@
+"""The rules every event store applies the same way: for store authors, not for store users.
+
+A store calls these in its public methods so that every store gives the same answer to the
+same input: check the expected version and the batch before anything is written, recognise an
+idempotent retry, hold the commit time when the clock steps back, check a bulk import. The
+meanings they implement are written down once, in `esteach.store.base`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+
+from esteach.checks import check_aggregate_id, check_event_id, check_event_type
+from esteach.determinism import IdFactory
+from esteach.errors import DuplicateEventId, InvalidInput, WrongExpectedVersion
+from esteach.events import Event, NewEvent
+from esteach.jsondata import ensure_json_data
+from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
+
+__all__ = [
+    "check_bulk",
+    "check_expected_version",
+    "check_stream_expectation",
+    "ensure_new_events",
+    "match_retry",
+    "next_timestamp",
+]
+
+_MODES = (ANY, NO_STREAM, STREAM_EXISTS)
+
+
+def check_expected_version(expected_version: object) -> ExpectedVersion:
+    if expected_version in _MODES:
+        return expected_version  # type: ignore[return-value]
+    if (
+        isinstance(expected_version, bool)
+        or not isinstance(expected_version, int)
+        or expected_version < 0
+    ):
+        raise InvalidInput(
+            f"expected_version must be an int >= 0 (0 = new stream), {ANY!r}, {NO_STREAM!r} or "
+            f"{STREAM_EXISTS!r}; got {expected_version!r}"
+        )
+    return expected_version
+
+
+def ensure_new_events(
+    aggregate_id: str, events: Sequence[NewEvent], ids: IdFactory
+) -> list[tuple[str, NewEvent]]:
+    """Check a batch and give every event an id; raise before anything is written."""
+    check_aggregate_id(aggregate_id)
+    if not isinstance(events, (list, tuple)):
+        raise InvalidInput(
+            f"events must be a list or tuple of NewEvent, got {type(events).__name__}"
+        )
+    batch: list[tuple[str, NewEvent]] = []
+    seen: set[str] = set()
+    for i, event in enumerate(events):
+        if not isinstance(event, NewEvent):
+            raise InvalidInput(
+                f"events[{i}] is a {type(event).__name__}, not a NewEvent; wrap domain events "
+                f"with NewEvent(event_type=..., data=...) or let CommandProcessor do it"
+            )
+        event_id = event.id if event.id is not None else check_event_id(ids())
+        if event_id in seen:
+            raise DuplicateEventId(f"event id {event_id!r} appears twice in one append")
+        seen.add(event_id)
+        # Copied (and checked again) here so that the log shares no dict with the caller.
+        data = ensure_json_data(event.data, f"events[{i}].data")
+        batch.append((event_id, dataclasses.replace(event, data=data, id=event_id)))
+    return batch
+
+
+def match_retry(
+    aggregate_id: str, batch: list[tuple[str, NewEvent]], stored: list[Event | None]
+) -> list[Event] | None:
+    """Decide what stored copies of a batch's ids mean.
+
+    ``stored[i]`` is the stored event with the id of ``batch[i]``, or ``None``. Returns the stored
+    events when the batch is an exact retry (whatever the append's expected version: see
+    `esteach.store.base`), ``None`` when no id is stored, and raises `DuplicateEventId` for
+    anything in between.
+    """
+    if all(event is None for event in stored):
+        return None
+    found = [event for event in stored if event is not None]
+    exact = len(found) == len(batch) and all(
+        old.aggregate_id == aggregate_id
+        and old.event_type == new.event_type
+        and _canonical(old.data) == _canonical(new.data)
+        and old.version == found[0].version + i
+        for i, (old, (_, new)) in enumerate(zip(found, batch, strict=True))
+    )
+    if exact:
+        return found
+    first = found[0]
+    raise DuplicateEventId(
+        f"event id {first.id!r} is already stored as {first.event_type} version {first.version} "
+        f"of stream {first.aggregate_id!r}, and this append is not an exact retry of it. "
+        f"Use new ids for new events (two id factories with the same seed on one store reuse "
+        f"ids). Nothing was written."
+    )
+
+
+def _canonical(data: object) -> str:
+    # JSON text, not ==: in Python True == 1 and 1 == 1.0, but they are different JSON data.
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def check_stream_expectation(
+    aggregate_id: str, expected_version: ExpectedVersion, actual: int
+) -> int:
+    """Return the version the batch continues from, or raise :class:`WrongExpectedVersion`."""
+    if expected_version == ANY:
+        return actual
+    if expected_version == STREAM_EXISTS:
+        if actual == 0:
+            raise WrongExpectedVersion(aggregate_id, expected_version, actual)
+        return actual
+    wanted = 0 if expected_version == NO_STREAM else expected_version
+    if wanted != actual:
+        raise WrongExpectedVersion(aggregate_id, expected_version, actual)
+    return actual
+
+
+def next_timestamp(clock_reading: datetime, last: datetime | None) -> datetime:
+    """The commit time: the clock's reading in UTC, held at ``last`` if the clock stepped back."""
+    if not isinstance(clock_reading, datetime) or clock_reading.tzinfo is None:
+        raise InvalidInput(
+            f"the store's clock must return an aware datetime, got {clock_reading!r}"
+        )
+    now = clock_reading.astimezone(UTC)
+    return last if last is not None and now < last else now
+
+
+def check_bulk(
+    events: Iterable[Event],
+    current_version: Callable[[str], int],
+    last_timestamp: datetime | None,
+) -> list[Event]:
+    """Check a bulk import against each stream's ``current_version`` and the last commit time."""
+    checked: list[Event] = []
+    stream_version: dict[str, int] = {}
+    seen: set[str] = set()
+    for i, event in enumerate(events):
+        if not isinstance(event, Event):
+            raise InvalidInput(f"bulk_import item {i} is a {type(event).__name__}, not an Event")
+        stream = event.aggregate_id
+        if not (isinstance(stream, str) and stream in stream_version):  # checked once a stream
+            check_aggregate_id(stream)
+            stream_version[stream] = current_version(stream)
+        check_event_id(event.id)
+        check_event_type(event.event_type)
+        ensure_json_data(event.data, f"bulk_import item {i} data")
+        if event.id in seen:
+            raise DuplicateEventId(f"bulk_import item {i} repeats event id {event.id!r}")
+        seen.add(event.id)
+        want = stream_version[stream] + 1
+        if event.version != want:
+            raise InvalidInput(
+                f"bulk_import item {i} is version {event.version} of stream "
+                f"{stream!r}, but the next version there is {want}: versions must "
+                f"continue each stream without gaps"
+            )
+        if event.timestamp.tzinfo is None:
+            raise InvalidInput(f"bulk_import item {i} has a naive timestamp; use UTC")
+        if last_timestamp is not None and event.timestamp < last_timestamp:
+            raise InvalidInput(
+                f"bulk_import item {i} has timestamp {event.timestamp.isoformat()}, before the "
+                f"previous {last_timestamp.isoformat()}: timestamps must not decrease"
+            )
+        stream_version[stream] = event.version
+        last_timestamp = event.timestamp
+        checked.append(event)
+    return checked
