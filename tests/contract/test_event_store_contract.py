@@ -25,6 +25,7 @@ import pytest
 from esteach import (
     ANY,
     NO_STREAM,
+    STREAM_EXISTS,
     Clock,
     DuckDBEventStore,
     DuplicateEventId,
@@ -617,6 +618,45 @@ class EventStoreContract(abc.ABC):
         assert [e.version for e in first] == [1]
         assert [e.version for e in second] == [2, 3]
 
+    def test_stream_exists_appends_after_the_last_event_of_an_existing_stream(
+        self, store: EventStore
+    ) -> None:
+        store.append_events(STREAM, 0, [new(), new()])
+
+        events = store.append_events(STREAM, STREAM_EXISTS, [new()])
+
+        assert [e.version for e in events] == [3]
+
+    def test_stream_exists_refuses_a_new_stream_and_writes_nothing(
+        self, store: EventStore
+    ) -> None:
+        store.append_events("order-beta", 0, [new()])
+        before = snapshot(store, STREAM, "order-beta")
+
+        with pytest.raises(WrongExpectedVersion, match="expected the stream to exist") as caught:
+            store.append_events(STREAM, STREAM_EXISTS, [new()])
+
+        assert (caught.value.expected, caught.value.actual) == (STREAM_EXISTS, 0)
+        assert snapshot(store, STREAM, "order-beta") == before
+
+    def test_headers_round_trip_through_append_and_every_read(self, store: EventStore) -> None:
+        headers = {"tenant": "acme", "trace": {"id": "t-1", "hops": [1, 2]}, "ok": True}
+        store.append_events(STREAM, 0, [new(metadata=EventMetadata(headers=headers))])
+
+        for event in (
+            store.get_events(STREAM)[0],
+            store.read_all()[0],
+            store.get_events_by_type("ItemAdded")[0],
+            store.get_events_since(START)[0],
+        ):
+            assert event.metadata.headers == headers
+            assert Event.from_json(event.to_json()).metadata.headers == headers
+
+    def test_events_without_headers_read_back_with_empty_headers(self, store: EventStore) -> None:
+        store.append_events(STREAM, 0, [new()])
+
+        assert store.read_all()[0].metadata.headers == {}
+
     @pytest.mark.parametrize(
         ("existing", "expected"),
         [
@@ -788,6 +828,19 @@ class EventStoreContract(abc.ABC):
         before = snapshot(store, STREAM)
 
         again = store.append_events(STREAM, 0, [new(event_id="e1"), new(event_id="e2")])
+
+        assert again == stored
+        assert snapshot(store, STREAM) == before
+
+    def test_a_retry_sent_with_the_version_the_first_attempt_reached_is_still_a_retry(
+        self, store: EventStore
+    ) -> None:
+        # The reply to the first append was lost; the caller read the stream again (now at
+        # version 2) and sent the very same append with that version. It already landed.
+        stored = store.append_events(STREAM, 0, [new(event_id="e1"), new(event_id="e2")])
+        before = snapshot(store, STREAM)
+
+        again = store.append_events(STREAM, 2, [new(event_id="e1"), new(event_id="e2")])
 
         assert again == stored
         assert snapshot(store, STREAM) == before
@@ -1022,6 +1075,15 @@ class EventStoreContract(abc.ABC):
         assert store.head_position() == len(SQL_METACHARACTER_IDS)
 
     # --- bulk_import -----------------------------------------------------------------------------
+
+    def test_bulk_import_keeps_headers(self, store: EventStore) -> None:
+        headers = {"tenant": "acme", "path": "/users"}
+        event = recorded("e1", STREAM, 1, START, metadata=EventMetadata(headers=headers))
+
+        store.bulk_import([event])
+
+        assert store.read_all()[0].metadata.headers == headers
+        assert self.reopen(store).read_all()[0].metadata.headers == headers
 
     def test_bulk_import_keeps_ids_versions_timestamps_data_and_metadata(
         self, store: EventStore
