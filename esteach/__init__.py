@@ -2,23 +2,23 @@
 
 The public API, all importable from ``esteach``:
 
-* events: :class:`Event`, :class:`EventMetadata`, :class:`NewEvent`, :class:`DomainEvent`,
-  :data:`registry`
-* aggregates and commands: :class:`Aggregate`, :class:`Command`
-* stores: :class:`EventStore` (protocol), :class:`InMemoryEventStore`,
-  :class:`DuckDBEventStore`, :data:`ANY`, :data:`NO_STREAM`
-* the write side: :class:`CommandProcessor`, :class:`CommandResult`, :class:`AggregateLocks`
-* loading: :class:`Repository`, :class:`LoadReport`, :class:`AggregateCache`
-* snapshots: :class:`Snapshot`, :class:`SnapshotStore`, :class:`InMemorySnapshotStore`,
-  :class:`DuckDBSnapshotStore`, :class:`SnapshotManager`
-* determinism: :class:`StepClock`, :class:`SeededIds`, :func:`system_clock`, :func:`uuid4_ids`
-* the read side: :class:`EventProcessor`, :class:`Projection`, :class:`UserQueryModel`,
-  :class:`UserView`, :class:`AccountBalances`, :class:`AccountView`
-* time travel: :func:`state_at`, :func:`history`, :func:`describe_version`, :func:`diff`
-* the log for analysis: :func:`events_frame` (pandas), :func:`events_table` (DuckDB SQL),
-  :func:`load_sample`, :func:`read_jsonl`, :func:`write_jsonl`
-* errors: :class:`EsteachError` and its family in :mod:`esteach.errors`
-* testing: :func:`given`
+* events: `Event`, `EventMetadata`, `NewEvent`, `DomainEvent`,
+  `registry`
+* aggregates and commands: `Aggregate`, `Command`
+* stores: `EventStore` (protocol), `InMemoryEventStore`,
+  `DuckDBEventStore`, `ANY`, `NO_STREAM`
+* the write side: `CommandProcessor`, `CommandResult`, `AggregateLocks`
+* loading: `Repository`, `LoadReport`, `AggregateCache`
+* snapshots: `Snapshot`, `SnapshotStore`, `InMemorySnapshotStore`,
+  `DuckDBSnapshotStore`, `SnapshotManager`
+* determinism: `StepClock`, `SeededIds`, `system_clock`, `uuid4_ids`
+* the read side: `EventProcessor`, `Projection`, `UserQueryModel`,
+  `UserView`, `AccountBalances`, `AccountView`
+* time travel: `state_at`, `history`, `describe_version`, `diff`
+* the log for analysis: `events_frame` (pandas), `events_table` (DuckDB SQL),
+  `load_sample`, `read_jsonl`, `write_jsonl`
+* errors: `EsteachError` and its family in `esteach.errors`
+* testing: `given`
 """
 
 from esteach.aggregate import Aggregate

@@ -2,7 +2,7 @@
 
 An aggregate never changes its own state while deciding. ``handle_command`` looks at the
 current state and returns the domain events that *should* happen (or raises a
-:class:`~esteach.errors.DomainError`); only ``apply_event`` changes state, and only from an
+`DomainError`); only ``apply_event`` changes state, and only from an
 event. Both are pure: no I/O, no clock, no random numbers. That is what makes replay work: the
 same events always rebuild the same state.
 """
@@ -27,7 +27,7 @@ A = TypeVar("A", bound="Aggregate")
 class Aggregate(ABC):
     """Base class of aggregates: a consistency boundary rebuilt from its own events.
 
-    Subclasses implement :meth:`handle_command` and :meth:`apply_event`. The base class keeps
+    Subclasses implement `handle_command` and `apply_event`. The base class keeps
     ``aggregate_id`` and ``version`` and checks that events arrive in order.
 
     ``aggregate_type`` defaults to the class name; ``events`` is the registry that maps stored
@@ -141,7 +141,7 @@ class Aggregate(ABC):
 
     @classmethod
     def from_snapshot(cls: type[A], aggregate_id: str, version: int, state: dict[str, Any]) -> A:
-        """Rebuild an aggregate at ``version`` from :meth:`to_snapshot` output."""
+        """Rebuild an aggregate at ``version`` from `to_snapshot` output."""
         aggregate = cls(aggregate_id)
         expected = {k for k in vars(aggregate) if not k.startswith("_")}
         if set(state) != expected:

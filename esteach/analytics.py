@@ -8,8 +8,8 @@ changed their email in each week?") are queries over it, not new code in the wri
 >>> con.sql("SELECT count(*) FROM events_log").fetchall()
 [(0,)]
 
-:func:`events_frame` gives one row per event in global order, with upcasters applied.
-:func:`events_table` gives the same columns to SQL, as stored (upcasters are Python and do not
+`events_frame` gives one row per event in global order, with upcasters applied.
+`events_table` gives the same columns to SQL, as stored (upcasters are Python and do not
 run inside DuckDB): ``data`` is JSON (``data->>'new_email'``) and ``timestamp`` is UTC.
 """
 
@@ -49,7 +49,7 @@ EVENT_COLUMNS: Final = (
     "schema_version",
     "headers",
 )
-"""The columns of :func:`events_frame` and of the SQL view :func:`events_table` defines."""
+"""The columns of `events_frame` and of the SQL view `events_table` defines."""
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -82,7 +82,7 @@ ORDER BY global_position
 
 
 class SupportsSQL(Protocol):
-    """What :func:`events_table` returns: something to run SQL on, ``con.sql("SELECT ...")``."""
+    """What `events_table` returns: something to run SQL on, ``con.sql("SELECT ...")``."""
 
     def sql(self, query: str, *, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyRelation:
         """Run ``query`` (``?`` placeholders filled from ``params``) and return its relation."""
@@ -97,13 +97,13 @@ def events_frame(
 ) -> pd.DataFrame:
     """Every event as one row, in global order: the log as a pandas DataFrame.
 
-    Columns are :data:`EVENT_COLUMNS`: the envelope, its metadata flattened, ``data`` as a dict
+    Columns are `EVENT_COLUMNS`: the envelope, its metadata flattened, ``data`` as a dict
     and ``timestamp`` as a timezone-aware UTC datetime. With ``upcast=True`` (the default) each
     event is first lifted by ``registry`` (the default registry when ``None``) to its current
     shape, so ``event_type`` and ``data`` are what today's code sees; ``schema_version`` stays
     the version the event was *stored* at, so old rows can still be told apart. With
     ``upcast=False`` the rows are exactly as stored (and an event no upcaster can lift, which
-    makes ``upcast=True`` raise :class:`~esteach.errors.InvalidEventData`, can be inspected).
+    makes ``upcast=True`` raise `InvalidEventData`, can be inspected).
 
     >>> events_frame(store).groupby("event_type").size()  # doctest: +SKIP
     """
@@ -176,10 +176,10 @@ def events_table(
             "FROM events_log WHERE event_type = 'UserEmailChanged' GROUP BY week ORDER BY week"
         )
 
-    The columns are :data:`EVENT_COLUMNS`, as stored (no upcasting): ``data`` is JSON, so
+    The columns are `EVENT_COLUMNS`, as stored (no upcasting): ``data`` is JSON, so
     ``data->>'new_email'`` reads a field, and ``timestamp`` is the UTC commit time.
 
-    * A :class:`~esteach.store.duckdb.DuckDBEventStore` already keeps the log in SQL: without
+    * A `DuckDBEventStore` already keeps the log in SQL: without
       ``con``, ``name`` becomes a view over its ``events`` table, in its own connection (the
       store is returned), and later appends show up in it.
     * Any other store, or any store with ``con`` given, is copied into ``con`` (a new in-memory

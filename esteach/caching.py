@@ -2,7 +2,7 @@
 
 The reference design cached *events* under ``aggregate_id:from_version`` and never updated the
 entry on append, so readers saw old state after a write. Here the cache holds an aggregate
-together with the version it was loaded at, and the :class:`~esteach.repository.Repository`
+together with the version it was loaded at, and the `Repository`
 asks the store for the events after that version on every load. With nothing new that reads
 zero events; after another writer appended (another processor, another store object on the
 same file) it applies just the new ones. A conflict evicts the entry.

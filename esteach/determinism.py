@@ -1,7 +1,7 @@
 """Clocks and id factories that stores and command processing take as arguments.
 
-Production code uses :func:`system_clock` and :func:`uuid4_ids`. Tests and notebooks inject
-:class:`StepClock` and :class:`SeededIds` so that every run records the same timestamps and
+Production code uses `system_clock` and `uuid4_ids`. Tests and notebooks inject
+`StepClock` and `SeededIds` so that every run records the same timestamps and
 UUIDs, and stored notebook outputs stay byte-identical.
 """
 
@@ -37,7 +37,7 @@ def uuid4_ids() -> str:
 class StepClock:
     """A clock that starts at ``start`` and moves ``step`` forward on every reading.
 
-    >>> clock = StepClock(datetime(2024, 1, 1, tzinfo=timezone.utc), timedelta(minutes=1))
+    >>> clock = StepClock(datetime(2024, 1, 1, tzinfo=UTC), timedelta(minutes=1))
     >>> clock().isoformat(), clock().isoformat()
     ('2024-01-01T00:00:00+00:00', '2024-01-01T00:01:00+00:00')
     """

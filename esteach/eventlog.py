@@ -38,7 +38,7 @@ def write_jsonl(events: Iterable[Event], path: str | os.PathLike[str]) -> int:
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[Event]:
-    """Read events written by :func:`write_jsonl`; a bad line is named by its number."""
+    """Read events written by `write_jsonl`; a bad line is named by its number."""
     events: list[Event] = []
     with open(path, "rb") as lines:
         for number, raw in enumerate(lines, start=1):

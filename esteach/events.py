@@ -2,10 +2,10 @@
 
 Two layers, kept apart on purpose:
 
-* a **domain event** (:class:`DomainEvent` subclass) is a frozen dataclass in business language,
+* a **domain event** (`DomainEvent` subclass) is a frozen dataclass in business language,
   ``UserCreated(user_id=..., email=..., name=...)``; aggregates decide and apply these;
-* an **envelope** (:class:`Event`) is what the store records around a domain event's data: id,
-  stream, version, commit timestamp, metadata and global position. :class:`NewEvent` is an
+* an **envelope** (`Event`) is what the store records around a domain event's data: id,
+  stream, version, commit timestamp, metadata and global position. `NewEvent` is an
   envelope before it is committed: it has no version, timestamp or position yet, because the
   store assigns those at commit.
 
@@ -158,7 +158,7 @@ class Event:
     global_position: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict; :meth:`from_dict` turns it back into an equal event."""
+        """A JSON-safe dict; `from_dict` turns it back into an equal event."""
         return {
             "id": self.id,
             "aggregate_id": self.aggregate_id,
@@ -173,7 +173,7 @@ class Event:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Event:
-        """Build an event from :meth:`to_dict` output, checking every field."""
+        """Build an event from `to_dict` output, checking every field."""
         expected = {f.name for f in dataclasses.fields(cls)}
         missing, extra = expected - set(raw), set(raw) - expected
         if missing or extra:

@@ -87,7 +87,7 @@ def _json_copy(value: object, path: str, depth: int = 0) -> Any:
 
 
 def ensure_json_data(data: object, what: str = "data") -> JSONData:
-    """Return a deep copy of ``data`` if it is a JSON object, else raise :class:`InvalidEventData`.
+    """Return a deep copy of ``data`` if it is a JSON object, else raise `InvalidEventData`.
 
     >>> ensure_json_data({"email": "ada@example.com"})
     {'email': 'ada@example.com'}
@@ -135,7 +135,7 @@ class FrozenDict(dict[str, Any]):
 
 
 class FrozenList(list[Any]):
-    """A list that refuses changes; see :class:`FrozenDict`."""
+    """A list that refuses changes; see `FrozenDict`."""
 
     def _refuse(self, *args: object, **kwargs: object) -> None:
         raise ReadOnlyEventData(_READ_ONLY)

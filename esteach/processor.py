@@ -96,7 +96,7 @@ class CommandProcessor(Generic[A]):
     """Handles commands for one aggregate class against one event store.
 
     ``snapshots``, ``snapshot_interval`` and ``cache`` configure how aggregates are loaded (see
-    :class:`~esteach.repository.Repository`); ``clock`` stamps snapshots; ``ids`` makes command
+    `Repository`); ``clock`` stamps snapshots; ``ids`` makes command
     and event ids.
 
     >>> from esteach import InMemoryEventStore
@@ -155,7 +155,7 @@ class CommandProcessor(Generic[A]):
         event can be traced back to the command that caused it; ``user_id`` says who asked;
         ``headers`` (a JSON object) go into every event's metadata as they are.
         Raises the aggregate's ``DomainError`` when a rule rejects the command (nothing is
-        written) and :class:`ConcurrencyConflict` when retries run out.
+        written) and `ConcurrencyConflict` when retries run out.
         """
         if not isinstance(command, Command):
             raise InvalidCommand(

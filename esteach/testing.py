@@ -57,7 +57,7 @@ def _aggregate_for(command: Command) -> type[Aggregate]:
 
 
 class Scenario:
-    """One given / when / then check; build it with :func:`given`."""
+    """One given / when / then check; build it with `given`."""
 
     def __init__(self, history: list[DomainEvent], aggregate: type[Aggregate] | None) -> None:
         self.history = history

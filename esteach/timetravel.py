@@ -13,8 +13,8 @@ committed at or before ``t`` rebuild. Nothing is stored for this; it is replay, 
 >>> state_at(store, User, "ada", version=1).email
 'ada@example.com'
 
-:func:`history` lays a whole stream out as a table, one row per event with the state after it
-and what it changed; :func:`describe_version` prints one row as text.
+`history` lays a whole stream out as a table, one row per event with the state after it
+and what it changed; `describe_version` prints one row as text.
 """
 
 from __future__ import annotations
@@ -47,11 +47,11 @@ HISTORY_COLUMNS: Final = (
     "state",
     "changes",
 )
-"""The columns of :func:`history`'s frame; its index is ``version``."""
+"""The columns of `history`'s frame; its index is ``version``."""
 
 
 class _Missing:
-    """The value of a field on the side of a :func:`diff` where the field does not exist."""
+    """The value of a field on the side of a `diff` where the field does not exist."""
 
     def __repr__(self) -> str:
         return "<missing>"
@@ -108,7 +108,7 @@ def state_at(
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """The fields whose values differ, as ``{field: (before, after)}``.
 
-    A field that exists on one side only shows :data:`MISSING` on the other. Values of
+    A field that exists on one side only shows `MISSING` on the other. Values of
     different types differ even when ``==`` says otherwise (``1`` is not ``True``).
 
     >>> diff({"email": "a@x.org", "name": "Ada"}, {"email": "b@x.org", "name": "Ada"})
@@ -128,8 +128,8 @@ def history(store: EventStore, aggregate_class: type[Aggregate], aggregate_id: s
     Columns: ``event_type`` and ``data`` as the aggregate applied them (after upcasting),
     ``timestamp`` (UTC), ``global_position``, ``event_id``, ``schema_version`` (as stored, so
     a row whose data was upcast shows its old version), ``state`` (the aggregate's
-    :meth:`~esteach.aggregate.Aggregate.state` after the event) and ``changes`` (what the event
-    changed, as :func:`diff` of the states before and after it; ``version`` itself is left out
+    `state` after the event) and ``changes`` (what the event
+    changed, as `diff` of the states before and after it; ``version`` itself is left out
     because every event changes it).
 
     >>> history(store, User, "ada").loc[2, "changes"]  # doctest: +SKIP
@@ -177,7 +177,7 @@ def history(store: EventStore, aggregate_class: type[Aggregate], aggregate_id: s
 
 
 def describe_version(history_frame: pd.DataFrame, version: int) -> str:
-    """A plain-text account of one version of a :func:`history` frame: the event and the state.
+    """A plain-text account of one version of a `history` frame: the event and the state.
 
     The text depends only on the frame, so a notebook cell can print it and check its output.
     ``version=0`` describes the aggregate before its first event.

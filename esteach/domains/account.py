@@ -4,23 +4,23 @@ Money is counted in **integer cents** (``amount=1050`` is 10.50). Floats cannot 
 exactly, so sums of float amounts drift (``0.1 + 0.2 != 0.3``) and a replay could disagree with
 the balance a user was shown; integers add exactly, compare exactly and survive a JSON round
 trip unchanged. The command classes declare ``int``, so ``DepositMoney("acc-1", 10.5)`` is
-rejected as an :class:`~esteach.errors.InvalidCommand` before any rule runs.
+rejected as an `InvalidCommand` before any rule runs.
 
 Rules, in the order they are checked:
 
 1. Every command is for this account: a command whose ``account_id`` is another account's is
-   a wiring mistake, refused with :class:`~esteach.errors.InvalidCommand`.
-2. ``OpenAccount``: the account must not be open already (:class:`AccountAlreadyOpen`) nor
-   closed (:class:`AccountIsClosed`: a closed account is not reopened, open a new one); the
-   owner must not be blank (:class:`InvalidOwner`); the overdraft limit must be between 0 and
-   :data:`MAX_AMOUNT` (:class:`InvalidAmount`).
-3. Every other command: the account must exist (:class:`AccountNotFound`) and not be closed
-   (:class:`AccountIsClosed`).
+   a wiring mistake, refused with `InvalidCommand`.
+2. ``OpenAccount``: the account must not be open already (`AccountAlreadyOpen`) nor
+   closed (`AccountIsClosed`: a closed account is not reopened, open a new one); the
+   owner must not be blank (`InvalidOwner`); the overdraft limit must be between 0 and
+   `MAX_AMOUNT` (`InvalidAmount`).
+3. Every other command: the account must exist (`AccountNotFound`) and not be closed
+   (`AccountIsClosed`).
 4. ``DepositMoney`` / ``WithdrawMoney``: the amount must be positive and at most
-   :data:`MAX_AMOUNT` (:class:`InvalidAmount`).
+   `MAX_AMOUNT` (`InvalidAmount`).
 5. ``WithdrawMoney``: the balance after the withdrawal must not go below minus the overdraft
-   limit (:class:`InsufficientFunds`).
-6. ``CloseAccount``: the balance must be exactly zero (:class:`BalanceNotZero`).
+   limit (`InsufficientFunds`).
+6. ``CloseAccount``: the balance must be exactly zero (`BalanceNotZero`).
 
 >>> from esteach import given
 >>> given(AccountOpened("acc-1", "Ada", 0), MoneyDeposited(500)).when(

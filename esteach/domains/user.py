@@ -1,8 +1,8 @@
 """The ``User`` aggregate of the reference design, with its flaws fixed.
 
-* The caller chooses the user's id (flaw 2): ``CreateUser(user_id="u-1", ...)``.
-* A command on a user that was never created raises :class:`UserNotFound` (flaw 3).
-* Emails are validated, and changing a value to what it already is records nothing (flaw 4).
+* The caller chooses the user's id: ``CreateUser(user_id="u-1", ...)``.
+* A command on a user that was never created raises `UserNotFound`.
+* Emails are validated, and changing a value to what it already is records nothing.
 * Old ``UserRegistered`` events are read as ``UserCreated`` (an upcaster, below).
 
 Rules, in the order they are checked:

@@ -1,6 +1,6 @@
 """The interactive time-travel explorer: drag a slider through an aggregate's versions.
 
-:func:`explore` reads a stream once, as a :func:`~esteach.timetravel.history` table, and
+`explore` reads a stream once, as a `history` table, and
 returns a widget: a slider over the versions ``0..N`` (with a Play button) above a view of
 the state at the chosen version, where the fields the event at that version changed are
 highlighted. Moving the slider only re-renders a row of that table; the store is not read
@@ -13,7 +13,7 @@ The widget can be driven without a browser, which is how the tests use it::
     explorer.text  # "User 'ada', version 1 of 2: UserCreated at ..."
     explorer.view.value  # the same, as the HTML the notebook shows
 
-:func:`explorer_text` is the plain-text fallback: the same account of one version as a string,
+`explorer_text` is the plain-text fallback: the same account of one version as a string,
 for a notebook cell whose output is checked, or a front end that shows no widgets.
 
 Only this module imports ipywidgets; ``import esteach`` does not.
@@ -48,10 +48,10 @@ _CELL = "padding:2px 10px;text-align:left;font-family:monospace"
 def stream_history(
     store: EventStore, aggregate_class: type[Aggregate], aggregate_id: str
 ) -> pd.DataFrame:
-    """:func:`~esteach.timetravel.history`, after checking the stream is ``aggregate_class``'s.
+    """`history`, after checking the stream is ``aggregate_class``'s.
 
     A stream of another aggregate type (``explore(store, User, "account-0001")``) raises
-    :class:`~esteach.errors.InvalidInput` naming the type it holds, instead of failing halfway
+    `InvalidInput` naming the type it holds, instead of failing halfway
     through the replay on the first event the class cannot apply.
     """
     if not (isinstance(aggregate_class, type) and issubclass(aggregate_class, Aggregate)):
@@ -77,7 +77,7 @@ def explorer_text(
 
     The first line names the aggregate, the version, the event and when it was committed;
     then come the event's data, what it changed and the state after it (see
-    :func:`~esteach.timetravel.describe_version`).
+    `describe_version`).
 
     >>> print(explorer_text(store, User, "ada", 1))  # doctest: +SKIP
     User 'ada', version 1 of 2: UserCreated at 2024-01-01T00:00:00+00:00 (global position 1)
@@ -98,14 +98,14 @@ def explore(
     the latest).
 
     The stream is read once, here. An empty stream gives a widget that says so; a stream of
-    another aggregate type raises :class:`~esteach.errors.InvalidInput`.
+    another aggregate type raises `InvalidInput`.
     """
     frame = stream_history(store, aggregate_class, aggregate_id)
     return TimeTravelExplorer(frame, aggregate_class, aggregate_id, version=version)
 
 
 class TimeTravelExplorer(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
-    """The widget :func:`explore` returns: a Play button and a slider above an HTML view.
+    """The widget `explore` returns: a Play button and a slider above an HTML view.
 
     Attributes a test or a curious learner can use:
 
@@ -113,8 +113,8 @@ class TimeTravelExplorer(widgets.VBox):  # type: ignore[misc]  # ipywidgets has 
     * ``play``: the ``Play`` button, linked to the slider in the browser; pressed at the last
       version, it starts again from version 0;
     * ``view``: the ``HTML`` widget whose ``value`` is what is shown now;
-    * ``history``: the :func:`~esteach.timetravel.history` frame everything is drawn from;
-    * ``text``: what is shown now, as plain text (the same as :func:`explorer_text`).
+    * ``history``: the `history` frame everything is drawn from;
+    * ``text``: what is shown now, as plain text (the same as `explorer_text`).
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 
 Notebook 05 uses these helpers to measure what snapshots and caching save, in two currencies:
 
-* **events read** per load, from each load's :class:`~esteach.repository.LoadReport`: exact
+* **events read** per load, from each load's `LoadReport`: exact
   and the same on every machine, so a checked notebook cell can print it;
 * **seconds** per load (the median of a few ``time.perf_counter`` readings): real, but
   different on every machine and every run, so only generous ratios of them are checked.
@@ -18,7 +18,7 @@ full replay     250   replay          250
   cache hit      10    cache            0
   cache hit     250    cache            0
 
-matplotlib is imported only inside :func:`plot_loads`, so measuring needs no plotting library.
+matplotlib is imported only inside `plot_loads`, so measuring needs no plotting library.
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ STRATEGIES = ("full replay", "snapshot", "cache hit")
 """The three ways to load, in the order rows and plot lines come."""
 
 COLUMNS = ("store", "strategy", "length", "source", "seconds", "events_read")
-"""The columns of :func:`measure_loads`' frame."""
+"""The columns of `measure_loads`' frame."""
 
 QUANTITIES = ("seconds", "events_read")
-"""What :func:`plot_loads` can draw, one row of panels each."""
+"""What `plot_loads` can draw, one row of panels each."""
 
 USER_ID = "user-1"
 MIN_SAMPLE = 0.005  # seconds: fast loads are timed in batches at least this long
@@ -202,16 +202,16 @@ def measure_loads(
     mapping ``{name: factory}`` for several stores. For every store and length, a fresh store
     gets one stream of ``length`` events by ``bulk_import``, and three repositories load it:
 
-    * ``full replay``: a :class:`Repository` without snapshots or cache reads every event;
+    * ``full replay``: a `Repository` without snapshots or cache reads every event;
     * ``snapshot``: with a snapshot store holding the snapshot the every-``interval`` policy
       would have taken (none below ``interval``), a load reads only the events after it;
-    * ``cache hit``: with an :class:`AggregateCache` filled by one load before timing, a load
+    * ``cache hit``: with an `AggregateCache` filled by one load before timing, a load
       reads nothing new.
 
     Each is timed in ``repeats`` rounds over all lengths; a fast load is timed as a batch of
     loads lasting at least a few milliseconds. Returns one row per (store, strategy, length)
-    with the columns of :data:`COLUMNS`: ``source`` and ``events_read`` come from the
-    :class:`LoadReport` (exact), ``seconds`` is the median time of one load.
+    with the columns of `COLUMNS`: ``source`` and ``events_read`` come from the
+    `LoadReport` (exact), ``seconds`` is the median time of one load.
     """
     if repeats < 1:
         raise InvalidInput(f"repeats must be >= 1, got {repeats}")
@@ -269,7 +269,7 @@ def shape_summary(frame: pd.DataFrame, *, interval: int = 100, factor: float = 3
 
 
 def plot_loads(frame: pd.DataFrame, quantities: Sequence[str] = QUANTITIES) -> Figure:
-    """Plot a :func:`measure_loads` frame: one panel per store and quantity, one line per strategy.
+    """Plot a `measure_loads` frame: one panel per store and quantity, one line per strategy.
 
     ``quantities`` picks the rows of panels: ``"seconds"`` (log-log) and/or ``"events_read"``
     (log length against a symmetric-log count, so that 0 events can show). The figure is made

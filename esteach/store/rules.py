@@ -113,7 +113,7 @@ def _canonical(data: object) -> str:
 def check_stream_expectation(
     aggregate_id: str, expected_version: ExpectedVersion, actual: int
 ) -> int:
-    """Return the version the batch continues from, or raise :class:`WrongExpectedVersion`."""
+    """Return the version the batch continues from, or raise `WrongExpectedVersion`."""
     if expected_version == ANY:
         return actual
     if expected_version == STREAM_EXISTS:

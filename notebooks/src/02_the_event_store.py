@@ -247,6 +247,18 @@ print("again: ", [(e.id, e.version, e.global_position) for e in again])
 print("the same events:", again == first, "| head moved:", store.head_position() != head)
 
 # %% [markdown]
+# The rule is about the ids, not the expected version. A careful writer that lost the reply
+# may read the stream first, see it at version 6 now, and send the same batch with `6`: the
+# append already happened, and the store says so by returning the stored events again. This is
+# the rule of EventStoreDB (now KurrentDB) and its family: same ids, same types, same data in
+# the same stream, at consecutive versions, is a retry *whatever the expected version*.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+third = store.append_events("ada", 6, retryable)  # expected 6: where the first attempt left it
+print("the same events again:", third == first, "| head moved:", store.head_position() != head)
+
+# %% [markdown]
 # An id is a promise: one id, one event. Reusing a stored id for *different* data is a
 # mistake, not a retry, and the store says so.
 

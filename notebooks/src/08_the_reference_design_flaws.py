@@ -941,13 +941,13 @@ summary = [
         1,
         "handlers never fire",
         "event type is the past-tense business name; type paths refused",
-        "events.py: DomainEvent, check_event_type",
+        "events.py: DomainEvent; checks.py: check_event_type",
     ),
     (
         2,
         "stream id and user id differ",
         "the caller chooses the id; the command names its stream",
-        "domains/user.py: CreateUser; aggregate.py: Command.target_id",
+        "domains/user.py: CreateUser; commands.py: Command.target_id",
     ),
     (
         3,
@@ -965,13 +965,13 @@ summary = [
         5,
         "unsafe pagination",
         "page >= 1, 1 <= page_size <= MAX_PAGE_SIZE, checked before SQL",
-        "projections.py: check_page",
+        "checks.py: check_page",
     ),
     (
         6,
         "LIKE wildcards from users",
         "literal contains() on lower-cased text, no LIKE pattern",
-        "projections.py: SEARCH_USERS",
+        "readmodels/users.py: SEARCH_USERS",
     ),
     (
         7,
@@ -983,7 +983,7 @@ summary = [
         8,
         "snapshots skipped, stale, off by one",
         "'at least N since the last'; snapshot_version; inclusive from_version",
-        "snapshots.py: SnapshotManager; repository.py",
+        "snapshots.py: SnapshotManager; repository.py: Repository.save",
     ),
     (
         9,
@@ -1001,25 +1001,25 @@ summary = [
         11,
         "the lock map races; locks never freed",
         "one mutex for the map, counted users, freed at last; the store's check protects",
-        "commands.py: AggregateLocks",
+        "processor.py: AggregateLocks",
     ),
     (
         12,
         "metadata never filled",
         "correlation, causation and user ids on every event",
-        "commands.py: CommandProcessor.process_command",
+        "processor.py: CommandProcessor.process_command",
     ),
     (
         13,
         "timestamps taken too early",
         "the store stamps at commit; never decreasing with position",
-        "store/base.py: next_timestamp",
+        "store/rules.py: next_timestamp",
     ),
     (
         14,
         "panics on bad data",
         "InvalidEventData / InvalidInput before anything is written",
-        "events.py: ensure_json_data; store/base.py: ensure_new_events",
+        "jsondata.py: ensure_json_data; store/rules.py: ensure_new_events",
     ),
 ]
 table = pd.DataFrame(

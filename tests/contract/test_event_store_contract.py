@@ -627,9 +627,7 @@ class EventStoreContract(abc.ABC):
 
         assert [e.version for e in events] == [3]
 
-    def test_stream_exists_refuses_a_new_stream_and_writes_nothing(
-        self, store: EventStore
-    ) -> None:
+    def test_stream_exists_refuses_a_new_stream_and_writes_nothing(self, store: EventStore) -> None:
         store.append_events("order-beta", 0, [new()])
         before = snapshot(store, STREAM, "order-beta")
 
