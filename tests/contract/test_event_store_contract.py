@@ -1404,13 +1404,6 @@ class EventStoreContract(abc.ABC):
 
 # --- the stores ---------------------------------------------------------------------------------
 
-DUCKDB_STORE_EXISTS = callable(getattr(DuckDBEventStore, "append_events", None))
-needs_duckdb_store = pytest.mark.skipif(
-    not DUCKDB_STORE_EXISTS,
-    reason="esteach.store.duckdb.DuckDBEventStore is still a placeholder without append_events; "
-    "these contract tests run unchanged as soon as it is implemented",
-)
-
 
 class TestInMemoryEventStore(EventStoreContract):
     def make_store(self, clock: Clock, ids: IdFactory) -> EventStore:
@@ -1423,7 +1416,6 @@ class TestInMemoryEventStore(EventStoreContract):
         )
 
 
-@needs_duckdb_store
 class TestDuckDBInMemoryEventStore(EventStoreContract):
     def make_store(self, clock: Clock, ids: IdFactory) -> EventStore:
         store: EventStore = DuckDBEventStore(":memory:", clock=clock, ids=ids)
@@ -1436,7 +1428,6 @@ class TestDuckDBInMemoryEventStore(EventStoreContract):
         )
 
 
-@needs_duckdb_store
 class TestDuckDBFileEventStore(EventStoreContract):
     @pytest.fixture(autouse=True)
     def _database_file(self, tmp_path: Path) -> None:
