@@ -437,16 +437,24 @@ log.groupby("event_type").size()
 #
 # Everything so far appended by hand. A `CommandProcessor` does the whole write path for one
 # aggregate class, the same three steps as notebook 01's helper, plus what a real system
-# needs. Read its core: load the aggregate (its `version` is what was read), decide, wrap the
-# events with metadata, append with `expected_version = aggregate.version`, and on a conflict
-# reload and decide again, a bounded number of times.
+# needs. Read its core: load the aggregate (its `version` is what was read), decide, save,
+# and on a conflict reload and decide again, a bounded number of times.
 
 # %%
 import inspect
 
-from esteach import CommandProcessor
+from esteach import CommandProcessor, Repository
 
-print(inspect.getsource(CommandProcessor._decide_and_append))
+print(inspect.getsource(CommandProcessor._decide_and_save))
+
+# %% [markdown]
+# Saving is the repository's job, the one place a decision is written: wrap the events with
+# metadata, append with `expected_version = aggregate.version`, and only then apply them, take
+# a snapshot when one is due and cache the aggregate (notebook 05). On a conflict it drops its
+# cached copy, so the retry reads the stream again.
+
+# %%
+print(inspect.getsource(Repository.save))
 
 # %% [markdown]
 # The metadata answers "who asked, and why?", which the reference design left empty on every
