@@ -168,14 +168,14 @@ print("balance in cents:", BankAccount.load_from_events(bank.get_events("acc-1")
 # %% [markdown]
 # ## 4. The processor's bounded retry
 #
-# `CommandProcessor` runs load, decide, append in a loop: on `WrongExpectedVersion` it reloads
+# `CommandProcessor` runs load, decide, save in a loop: on `WrongExpectedVersion` it reloads
 # and decides again, at most `max_retries` more times. Here is the real loop (look for
 # `attempts`, `WrongExpectedVersion` and `ConcurrencyConflict`):
 
 # %%
 import inspect
 
-print(inspect.getsource(CommandProcessor._decide_and_append))
+print(inspect.getsource(CommandProcessor._decide_and_save))
 
 
 # %% [markdown]
