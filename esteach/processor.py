@@ -29,6 +29,7 @@ from esteach.aggregate import Aggregate
 from esteach.caching import AggregateCache
 from esteach.checks import check_int
 from esteach.commands import Command
+from esteach.decider import Decider, aggregate_class_of
 from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
 from esteach.errors import ConcurrencyConflict, InvalidCommand, WrongExpectedVersion
 from esteach.events import Event, EventMetadata
@@ -109,7 +110,7 @@ class CommandProcessor(Generic[A]):
     def __init__(
         self,
         store: EventStore,
-        aggregate_class: type[A],
+        aggregate_class: type[A] | Decider[Any],
         *,
         ids: IdFactory = uuid4_ids,
         max_retries: int = 3,
@@ -121,10 +122,10 @@ class CommandProcessor(Generic[A]):
         clock: Clock = system_clock,
     ) -> None:
         check_int(max_retries, "max_retries", 0)
-        self.aggregate_class = aggregate_class
+        self.aggregate_class: type[A] = aggregate_class_of(aggregate_class)  # type: ignore[assignment]
         self.repository = Repository(
             store,
-            aggregate_class,
+            self.aggregate_class,
             snapshots=snapshots,
             snapshot_interval=snapshot_interval,
             cache=cache,

@@ -22,11 +22,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from esteach.aggregate import Aggregate
 from esteach.caching import AggregateCache
 from esteach.checks import check_aggregate_id
+from esteach.decider import Decider, aggregate_class_of
 from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
 from esteach.errors import DuplicateEventId, WrongExpectedVersion
 from esteach.events import DomainEvent, Event, EventMetadata, NewEvent
@@ -63,7 +64,7 @@ class Repository(Generic[A]):
     def __init__(
         self,
         store: EventStore,
-        aggregate_class: type[A],
+        aggregate_class: type[A] | Decider[Any],
         *,
         snapshots: SnapshotStore | None = None,
         snapshot_interval: int = 100,
@@ -73,9 +74,11 @@ class Repository(Generic[A]):
     ) -> None:
         self.store = store
         self._ids = ids
-        self.aggregate_class = aggregate_class
+        self.aggregate_class: type[A] = aggregate_class_of(aggregate_class)  # type: ignore[assignment]
         self.snapshots = (
-            SnapshotManager(snapshots, aggregate_class, interval=snapshot_interval, clock=clock)
+            SnapshotManager(
+                snapshots, self.aggregate_class, interval=snapshot_interval, clock=clock
+            )
             if snapshots is not None
             else None
         )

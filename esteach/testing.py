@@ -19,6 +19,7 @@ from typing import Any
 
 from esteach.aggregate import Aggregate
 from esteach.commands import Command
+from esteach.decider import Decider, aggregate_class_of
 from esteach.determinism import SeededIds
 from esteach.errors import InvalidInput
 from esteach.events import DomainEvent, Event, EventMetadata
@@ -40,7 +41,9 @@ def _aggregate_for(command: Command) -> type[Aggregate]:
     matches = [
         cls
         for cls in _all_aggregates()
-        if cls.command_types and isinstance(command, cls.command_types)
+        if cls.command_types
+        and isinstance(command, cls.command_types)
+        and "_decider" not in vars(cls)  # a decider is tested when it is named
     ]
     # A subclass (say, a test's variant of User) handles the same commands as its base: the
     # base is the aggregate meant.
@@ -59,9 +62,11 @@ def _aggregate_for(command: Command) -> type[Aggregate]:
 class Scenario:
     """One given / when / then check; build it with `given`."""
 
-    def __init__(self, history: list[DomainEvent], aggregate: type[Aggregate] | None) -> None:
+    def __init__(
+        self, history: list[DomainEvent], aggregate: type[Aggregate] | Decider[Any] | None
+    ) -> None:
         self.history = history
-        self.aggregate_class = aggregate
+        self.aggregate_class = None if aggregate is None else aggregate_class_of(aggregate)
         self.command: Command | None = None
         self.aggregate: Aggregate | None = None
         self._outcome: list[DomainEvent] | BaseException | None = None

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from esteach.aggregate import Aggregate
+from esteach.decider import Decider
 from esteach.errors import InvalidInput
 from esteach.store.base import EventStore
 
@@ -62,7 +63,7 @@ MISSING: Final = _Missing()
 
 def state_at(
     store: EventStore,
-    aggregate_class: type[A],
+    aggregate_class: type[A] | Decider[Any],
     aggregate_id: str,
     *,
     version: int | None = None,
@@ -76,7 +77,7 @@ def state_at(
 
     >>> state_at(store, User, "ada", at=datetime(2024, 1, 1, tzinfo=timezone.utc))  # doctest: +SKIP
     """
-    _check_aggregate_class(aggregate_class)
+    cls = _aggregate_class(aggregate_class)
     if (version is None) == (at is None):
         raise InvalidInput(
             "state_at needs exactly one of version=N (the state after the N-th event) or "
@@ -93,7 +94,7 @@ def state_at(
         current = events[-1].version if events else 0
         if version is None or version > current:
             raise InvalidInput(
-                f"{aggregate_class.__name__} {aggregate_id!r} has no version {version}: its "
+                f"{cls.__name__} {aggregate_id!r} has no version {version}: its "
                 f"stream is at version {current}. Ask for a version from 0 to {current}."
             )
         last = version
@@ -102,7 +103,8 @@ def state_at(
         # Versions are in commit order and commit timestamps never decrease, so the events at
         # or before the moment are a prefix of the stream.
         wanted = itertools.takewhile(lambda event: event.timestamp <= moment, events)
-    return aggregate_class.load_from_events(wanted, aggregate_id)
+    loaded: A = cls.load_from_events(wanted, aggregate_id)
+    return loaded
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -122,7 +124,9 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, tuple
     return changes
 
 
-def history(store: EventStore, aggregate_class: type[Aggregate], aggregate_id: str) -> pd.DataFrame:
+def history(
+    store: EventStore, aggregate_class: type[Aggregate] | Decider[Any], aggregate_id: str
+) -> pd.DataFrame:
     """The stream as a table: one row per event, indexed by ``version``.
 
     Columns: ``event_type`` and ``data`` as the aggregate applied them (after upcasting),
@@ -137,13 +141,13 @@ def history(store: EventStore, aggregate_class: type[Aggregate], aggregate_id: s
     """
     import pandas as pd  # only the tables need pandas
 
-    _check_aggregate_class(aggregate_class)
+    cls = _aggregate_class(aggregate_class)
     events = store.get_events(aggregate_id)
-    aggregate = aggregate_class(aggregate_id)
+    aggregate = cls(aggregate_id)
     before = _without_version(aggregate.state())
     columns: dict[str, list[Any]] = {name: [] for name in ("version", *HISTORY_COLUMNS)}
     for stored in events:
-        event = aggregate_class.events.upcast(stored)
+        event = cls.events.upcast(stored, cls._event_modules)
         aggregate.apply(event)
         # Deep copies, so a learner editing a cell's dict cannot change the log or other rows.
         state = copy.deepcopy(aggregate.state())
@@ -230,11 +234,15 @@ def describe_version(history_frame: pd.DataFrame, version: int) -> str:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _check_aggregate_class(aggregate_class: object) -> None:
+def _aggregate_class(aggregate_class: object) -> Any:
+    if isinstance(aggregate_class, Decider):
+        return aggregate_class.aggregate_class
     if not (isinstance(aggregate_class, type) and issubclass(aggregate_class, Aggregate)):
         raise InvalidInput(
-            f"aggregate_class must be an Aggregate subclass such as User, got {aggregate_class!r}"
+            f"aggregate_class must be an Aggregate subclass such as User, got "
+            f"{aggregate_class!r} (a Decider works too)"
         )
+    return aggregate_class
 
 
 def _check_version(version: object) -> int:
