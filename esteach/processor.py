@@ -27,11 +27,11 @@ from typing import Any, Generic, TypeVar
 
 from esteach.aggregate import Aggregate
 from esteach.caching import AggregateCache
-from esteach.checks import check_int
+from esteach.checks import check_id_characters, check_int
 from esteach.commands import Command
 from esteach.decider import Decider, aggregate_class_of
 from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
-from esteach.errors import ConcurrencyConflict, InvalidCommand, WrongExpectedVersion
+from esteach.errors import ConcurrencyConflict, InvalidCommand, InvalidInput, WrongExpectedVersion
 from esteach.events import Event, EventMetadata
 from esteach.repository import Repository
 from esteach.snapshots import SnapshotStore
@@ -149,12 +149,21 @@ class CommandProcessor(Generic[A]):
         causation_id: str | None = None,
         user_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
+        command_id: str | None = None,
     ) -> CommandResult:
         """Decide and record one command; return what was appended.
 
-        ``correlation_id`` and ``causation_id`` default to a fresh id for this command, so every
-        event can be traced back to the command that caused it; ``user_id`` says who asked;
+        ``correlation_id`` and ``causation_id`` default to the command's id, so every event
+        can be traced back to the command that caused it; ``user_id`` says who asked;
         ``headers`` (a JSON object) go into every event's metadata as they are.
+
+        ``command_id`` makes the command idempotent: its events get the ids
+        ``"{command_id}/1"``, ``"{command_id}/2"``, ..., and the same command id sent again
+        (a redelivered message, a process restarted after a crash) returns the events the first
+        one recorded and writes nothing. That costs a read of the stream before deciding; a
+        command that recorded nothing leaves no trace, so it is decided again. Without it, a
+        fresh id is made for each command.
+
         Raises the aggregate's ``DomainError`` when a rule rejects the command (nothing is
         written) and `ConcurrencyConflict` when retries run out.
         """
@@ -162,7 +171,11 @@ class CommandProcessor(Generic[A]):
             raise InvalidCommand(
                 f"expected a Command, got {type(command).__name__} {command!r:.60}"
             )
-        command_id = self._ids()
+        explicit = command_id is not None
+        if command_id is None:
+            command_id = self._ids()
+        else:
+            check_command_id(command_id)
         metadata = EventMetadata(
             correlation_id=command_id if correlation_id is None else correlation_id,
             causation_id=command_id if causation_id is None else causation_id,
@@ -171,25 +184,37 @@ class CommandProcessor(Generic[A]):
             headers={} if headers is None else headers,
         )
         aggregate_id = command.target_id
+        prefix = f"{command_id}/" if explicit else None
         if self.locks is None:
-            return self._decide_and_save(command, aggregate_id, metadata)
+            return self._decide_and_save(command, aggregate_id, metadata, prefix)
         with self.locks.hold(aggregate_id):
-            return self._decide_and_save(command, aggregate_id, metadata)
+            return self._decide_and_save(command, aggregate_id, metadata, prefix)
 
     @property
     def store(self) -> EventStore:
         return self.repository.store
 
     def _decide_and_save(
-        self, command: Command, aggregate_id: str, metadata: EventMetadata
+        self, command: Command, aggregate_id: str, metadata: EventMetadata, prefix: str | None
     ) -> CommandResult:
         attempts = 0
         while True:
             attempts += 1
             aggregate, report = self.repository.load_with_report(aggregate_id)
+            if prefix is not None:
+                earlier = [
+                    e for e in self.store.get_events(aggregate_id) if e.id.startswith(prefix)
+                ]
+                if earlier:  # this command was recorded before: answer as it was answered
+                    return CommandResult(aggregate_id, earlier, aggregate.version, attempts)
             domain_events = aggregate.handle_command(command)
+            event_ids = None
+            if prefix is not None:
+                event_ids = [f"{prefix}{n}" for n in range(1, len(domain_events) + 1)]
             try:
-                recorded = self.repository.save(aggregate, domain_events, metadata, loaded=report)
+                recorded = self.repository.save(
+                    aggregate, domain_events, metadata, loaded=report, event_ids=event_ids
+                )
             except WrongExpectedVersion as conflict:
                 if attempts > self.max_retries:
                     raise ConcurrencyConflict(
@@ -197,3 +222,17 @@ class CommandProcessor(Generic[A]):
                     ) from conflict
                 continue
             return CommandResult(aggregate_id, recorded, aggregate.version, attempts)
+
+
+MAX_COMMAND_ID_LENGTH = 200  # room for "/n" in event ids of at most 256 characters
+
+
+def check_command_id(command_id: object) -> str:
+    """Return ``command_id`` if it can prefix event ids, else raise `InvalidInput`."""
+    if not isinstance(command_id, str) or not command_id.strip():
+        raise InvalidInput(f"command_id must be a non-empty str, got {command_id!r:.60}")
+    if len(command_id) > MAX_COMMAND_ID_LENGTH:
+        raise InvalidInput(
+            f"command_id is {len(command_id)} characters long; at most {MAX_COMMAND_ID_LENGTH}"
+        )
+    return check_id_characters(command_id, "command_id")

@@ -29,7 +29,7 @@ from esteach.caching import AggregateCache
 from esteach.checks import check_aggregate_id
 from esteach.decider import Decider, aggregate_class_of
 from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
-from esteach.errors import DuplicateEventId, WrongExpectedVersion
+from esteach.errors import DuplicateEventId, InvalidInput, WrongExpectedVersion
 from esteach.events import DomainEvent, Event, EventMetadata, NewEvent
 from esteach.snapshots import SnapshotManager, SnapshotStore
 from esteach.store.base import EventStore
@@ -148,6 +148,7 @@ class Repository(Generic[A]):
         metadata: EventMetadata | None = None,
         *,
         loaded: LoadReport | None = None,
+        event_ids: Sequence[str] | None = None,
     ) -> list[Event]:
         """Record what ``aggregate`` decided; return the recorded events (none for none).
 
@@ -156,19 +157,30 @@ class Repository(Generic[A]):
         dropped). After the append ``aggregate`` is changed in place to the new version, a
         snapshot is taken if one is due, and the aggregate is cached. ``loaded`` is the report
         of the load that gave ``aggregate`` (it says when the last snapshot was taken).
+        ``event_ids`` are the events' ids (one each), when the caller chooses them; else the
+        repository's id factory makes them.
         """
         if not domain_events:
             return []
         aggregate_id = aggregate.aggregate_id
+        chosen_ids = event_ids is not None
+        if event_ids is None:
+            event_ids = [self._ids() for _ in domain_events]
+        elif len(event_ids) != len(domain_events):
+            raise InvalidInput(
+                f"save got {len(event_ids)} event ids for {len(domain_events)} events: one each"
+            )
         new_events = [
-            NewEvent.from_domain(event, aggregate.aggregate_type, metadata=metadata, id=self._ids())
-            for event in domain_events
+            NewEvent.from_domain(event, aggregate.aggregate_type, metadata=metadata, id=event_id)
+            for event, event_id in zip(domain_events, event_ids, strict=True)
         ]
         try:
             recorded = self.store.append_events(aggregate_id, aggregate.version, new_events)
         except WrongExpectedVersion:
             self.forget(aggregate_id)  # never trust what we thought we knew
             raise
+        if recorded[0].version <= aggregate.version and chosen_ids:
+            return recorded  # the caller's ids were recorded meanwhile: a retry that landed
         if recorded[0].version <= aggregate.version:
             # The store took this for a retry of events the aggregate had already applied:
             # fresh ids cannot do that, so the id factory repeats ids another writer used.

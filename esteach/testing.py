@@ -21,10 +21,11 @@ from esteach.aggregate import Aggregate
 from esteach.commands import Command
 from esteach.decider import Decider, aggregate_class_of
 from esteach.determinism import SeededIds
-from esteach.errors import InvalidInput
+from esteach.errors import DomainError, InvalidInput
 from esteach.events import DomainEvent, Event, EventMetadata
+from esteach.processes import ProcessManager, Step
 
-__all__ = ["Scenario", "given", "user_stream"]
+__all__ = ["ProcessScenario", "Scenario", "given", "given_process", "user_stream"]
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -77,20 +78,7 @@ class Scenario:
         cls = self.aggregate_class or _aggregate_for(command)
         self.aggregate_class = cls
         aggregate_id = command.target_id
-        envelopes = [
-            Event(
-                id=f"given-{i}",
-                aggregate_id=aggregate_id,
-                aggregate_type=cls.aggregate_type,
-                event_type=event.event_type,
-                version=i,
-                timestamp=_EPOCH,
-                data=event.to_data(),
-                metadata=EventMetadata(schema_version=event.schema_version),
-                global_position=i,
-            )
-            for i, event in enumerate(self.history, start=1)
-        ]
+        envelopes = _envelopes(self.history, aggregate_id, cls.aggregate_type)
         self.aggregate = cls.load_from_events(envelopes, aggregate_id)
         # All attributes, private ones too: a decision must change nothing at all.
         before = copy.deepcopy(vars(self.aggregate))
@@ -180,6 +168,116 @@ def given(*history: DomainEvent | Iterable[DomainEvent], aggregate: Any = None) 
         else:
             flat.extend(item)
     return Scenario(flat, aggregate)
+
+
+def _envelopes(
+    history: Iterable[DomainEvent],
+    aggregate_id: str,
+    aggregate_type: str,
+    first: int = 1,
+    correlation_id: str | None = None,
+) -> list[Event]:
+    """Domain events as the recorded events of one stream, from version ``first`` on."""
+    return [
+        Event(
+            id=f"given-{aggregate_id}-{i}",
+            aggregate_id=aggregate_id,
+            aggregate_type=aggregate_type,
+            event_type=event.event_type,
+            version=i,
+            timestamp=_EPOCH,
+            data=event.to_data(),
+            metadata=EventMetadata(
+                correlation_id=correlation_id, schema_version=event.schema_version
+            ),
+            global_position=i,
+        )
+        for i, event in enumerate(history, start=first)
+    ]
+
+
+# --- process managers ---------------------------------------------------------------------------
+
+
+class ProcessScenario:
+    """Given a process's own history, when an event arrives (or a step is refused), then these
+    steps. Build it with `given_process`."""
+
+    def __init__(
+        self, manager: ProcessManager, history: list[DomainEvent], process_id: str
+    ) -> None:
+        self.manager = manager
+        self.process_id = process_id
+        self.history = history
+        self.state = self._state(history)
+        self._steps: list[Step] | None = None
+        self._what = ""
+
+    def when(
+        self, event: DomainEvent, *, stream: str | None = None, aggregate_type: str = ""
+    ) -> ProcessScenario:
+        """``event`` arrives: of the process's own stream (no ``stream``: the state then
+        includes it, as it does when a runner loads it), or of ``stream``, caused by this
+        process (its correlation id is the process id)."""
+        if stream is None:
+            self.state = self._state([*self.history, event])
+            [envelope] = _envelopes(
+                [event],
+                self.process_id,
+                self.manager.process.aggregate_type,
+                self.state.version,
+                self.process_id,
+            )
+        else:
+            [envelope] = _envelopes([event], stream, aggregate_type, 1, self.process_id)
+        self._what = f"{event.event_type} of {envelope.aggregate_id!r}"
+        return self._decide(lambda state: self.manager.react(state, envelope))
+
+    def _state(self, history: list[DomainEvent]) -> Any:
+        kind = self.manager.process.aggregate_type
+        envelopes = _envelopes(history, self.process_id, kind)
+        return self.manager.process.load_from_events(envelopes, self.process_id)
+
+    def when_refused(self, step: Step, error: DomainError) -> ProcessScenario:
+        """``step``'s command was refused with ``error``."""
+        self._what = f"{type(step.command).__name__} refused"
+        return self._decide(lambda state: self.manager.refused(state, step, error))
+
+    def then(self, *expected: Step) -> ProcessScenario:
+        """Assert exactly these steps were decided, in this order (none: nothing to do)."""
+        if self._steps is None:
+            raise AssertionError("call .when(event) or .when_refused(step, error) first")
+        if self._steps != list(expected):
+            raise AssertionError(
+                f"after {self._what}: decided {self._steps!r}, expected {list(expected)!r}"
+            )
+        return self
+
+    def _decide(self, decide: Any) -> ProcessScenario:
+        before = copy.deepcopy(vars(self.state))
+        self._steps = list(decide(self.state))
+        if vars(self.state) != before:
+            raise AssertionError(
+                f"the process manager changed the process's state while deciding after "
+                f"{self._what}: only events may change it"
+            )
+        return self
+
+
+def given_process(
+    manager: ProcessManager, *history: DomainEvent, process_id: str = "process-1"
+) -> ProcessScenario:
+    """Start a process manager scenario from the process's own past events.
+
+    >>> from esteach.domains.transfer import TransferProcess, TransferStarted
+    >>> from esteach.domains.account import WithdrawMoney
+    >>> from esteach.processes import Step
+    >>> given_process(TransferProcess(), process_id="t-1").when(
+    ...     TransferStarted("a", "b", 60)
+    ... ).then(Step(WithdrawMoney("a", 60), "t-1/debit"))  # doctest: +ELLIPSIS
+    <...ProcessScenario object at ...>
+    """
+    return ProcessScenario(manager, list(history), process_id)
 
 
 # --- test data ----------------------------------------------------------------------------------
