@@ -70,6 +70,12 @@ class Decider(Generic[S]):
             if not callable(getattr(self, part)):
                 raise InvalidInput(f"a Decider's {part} must be a function, got {part!r}")
 
+    def __repr__(self) -> str:
+        return (
+            f"Decider({self.name!r}, initial_state={self.initial_state!r}, "
+            f"decide={_name(self.decide)}, evolve={_name(self.evolve)})"
+        )
+
     @functools.cached_property
     def aggregate_class(self) -> type[Aggregate]:
         """An `Aggregate` class that runs this decider: what processors and repositories use."""
@@ -129,3 +135,7 @@ def _aggregate_class(decider: Decider[Any]) -> type[Aggregate]:
         dict.fromkeys(getattr(f, "__module__", "") for f in (decider.decide, decider.evolve))
     )
     return DeciderAggregate
+
+
+def _name(function: object) -> str:
+    return str(getattr(function, "__qualname__", None) or repr(function))

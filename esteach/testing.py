@@ -253,6 +253,16 @@ class ProcessScenario:
             )
         return self
 
+    def __repr__(self) -> str:
+        name = type(self.manager).__name__
+        n = len(self.history)
+        parts = [f"{name} {self.process_id!r}: given {n} event{'s' * (n != 1)}"]
+        if self._what:
+            parts.append(f"when {self._what}")
+        if self._steps is not None:
+            parts.append(f"then {len(self._steps)} step{'s' * (len(self._steps) != 1)}")
+        return f"ProcessScenario({', '.join(parts)})"
+
     def _decide(self, decide: Any) -> ProcessScenario:
         before = copy.deepcopy(vars(self.state))
         self._steps = list(decide(self.state))
@@ -275,7 +285,7 @@ def given_process(
     >>> given_process(TransferProcess(), process_id="t-1").when(
     ...     TransferStarted("a", "b", 60)
     ... ).then(Step(WithdrawMoney("a", 60), "t-1/debit"))  # doctest: +ELLIPSIS
-    <...ProcessScenario object at ...>
+    ProcessScenario(TransferProcess 't-1': given 0 events, when ..., then 1 step)
     """
     return ProcessScenario(manager, list(history), process_id)
 
