@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import esteach.checks
 import esteach.events
 import esteach.jsondata
-import esteach.store.duckdb
+import esteach.store.rules
 from esteach import (
     DomainEvent,
     Event,
@@ -796,9 +796,9 @@ def test_seeded_ids_are_uuid4_strings() -> None:
 def test_stored_event_builds_the_event_the_constructor_builds(event: Event) -> None:
     fields = [getattr(event, f.name) for f in dataclasses.fields(Event)]
     meta = event.metadata
-    copy = esteach.store.duckdb._stored_event(
+    copy = esteach.store.rules.stored_event(
         *fields[:7],
-        esteach.store.duckdb._stored_metadata(
+        esteach.store.rules.stored_metadata(
             meta.correlation_id,
             meta.causation_id,
             meta.user_id,

@@ -21,7 +21,6 @@ The table is plain SQL: ``store.sql("SELECT event_type, count(*) FROM events GRO
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import json
 import os
@@ -46,7 +45,7 @@ from esteach.checks import (
 from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
 from esteach.duck import connect, json_text, naive_utc, utc
 from esteach.errors import DuplicateEventId, EventStoreError, InvalidInput
-from esteach.events import Event, EventMetadata, NewEvent
+from esteach.events import Event, NewEvent
 from esteach.jsondata import FrozenDict, freeze
 from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
 from esteach.store.rules import (
@@ -56,6 +55,8 @@ from esteach.store.rules import (
     ensure_new_events,
     match_retry,
     next_timestamp,
+    stored_event,
+    stored_metadata,
 )
 
 if TYPE_CHECKING:
@@ -635,69 +636,6 @@ def _params(event: Event) -> tuple[Any, ...]:
 
 # --- reading rows back: built for speed, since a replay reads every one ----------------------
 
-_METADATA_SLOTS = tuple(
-    getattr(EventMetadata, f.name).__set__ for f in dataclasses.fields(EventMetadata)
-)
-
-
-def _stored_metadata(
-    correlation_id: str | None,
-    causation_id: str | None,
-    user_id: str | None,
-    source: str,
-    schema_version: int,
-    headers: FrozenDict,
-) -> EventMetadata:
-    """Metadata a store read back, built without the checks ``EventMetadata()`` runs.
-
-    Only for values that passed those checks on their way in: a replay builds one per event,
-    and checking each again would cost a third of a DuckDB load.
-    """
-    metadata = object.__new__(EventMetadata)
-    set_correlation, set_causation, set_user, set_source, set_version, set_headers = _METADATA_SLOTS
-    set_correlation(metadata, correlation_id)
-    set_causation(metadata, causation_id)
-    set_user(metadata, user_id)
-    set_source(metadata, source)
-    set_version(metadata, schema_version)
-    set_headers(metadata, headers)
-    return metadata
-
-
-_EVENT_SLOTS = tuple(getattr(Event, f.name).__set__ for f in dataclasses.fields(Event))
-
-
-def _stored_event(
-    id: str,
-    aggregate_id: str,
-    aggregate_type: str,
-    event_type: str,
-    version: int,
-    timestamp: datetime,
-    data: dict[str, Any],
-    metadata: EventMetadata,
-    global_position: int,
-) -> Event:
-    """``Event(...)`` in half the time, for a store building the events it reads back.
-
-    The same fields in the same order; a frozen dataclass's ``__init__`` sets each through
-    ``object.__setattr__``, this sets the slots directly.
-    """
-    event = object.__new__(Event)
-    (set_id, set_aggregate_id, set_aggregate_type, set_event_type, set_version, set_timestamp,
-     set_data, set_metadata, set_position) = _EVENT_SLOTS  # fmt: skip
-    set_id(event, id)
-    set_aggregate_id(event, aggregate_id)
-    set_aggregate_type(event, aggregate_type)
-    set_event_type(event, event_type)
-    set_version(event, version)
-    set_timestamp(event, timestamp)
-    set_data(event, data)
-    set_metadata(event, metadata)
-    set_position(event, global_position)
-    return event
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NO_HEADERS = FrozenDict()
 
@@ -717,7 +655,7 @@ def _events(columns: list[list[Any]]) -> list[Event]:
     data = json.loads("[" + ",".join(texts) + "]")
     headers = [_NO_HEADERS if text is None else freeze(json.loads(text)) for text in header_texts]
     return [
-        _stored_event(
+        stored_event(
             event_id,
             aggregate_id,
             aggregate_type,
@@ -725,7 +663,7 @@ def _events(columns: list[list[Any]]) -> list[Event]:
             version,
             _EPOCH + timedelta(0, 0, microseconds),
             event_data,
-            _stored_metadata(
+            stored_metadata(
                 correlation_id, causation_id, user_id, source, schema_version, event_headers
             ),
             position,
