@@ -9,8 +9,8 @@ Five sections, each comparison in the same run and (for commands) interleaved ro
 so a slow moment of the machine touches them alike:
 
 1. **commands**: N users created, then K ``ChangeName`` commands each, through
-   ``CommandProcessor`` on the in-memory store, DuckDB ``:memory:`` and a DuckDB file (the two
-   DuckDB ones also with an ``AggregateCache``); against
+   ``CommandProcessor`` on the in-memory store, DuckDB ``:memory:``, a DuckDB file and a SQLite
+   file (the file and DuckDB ones also with an ``AggregateCache``); against
    the raw limit (the same number of single-statement INSERT transactions, one row each, into a
    bare table made with ``esteach.store.duckdb.SCHEMA``) in DuckDB and sqlite3; and the
    ``eventsourcing`` library (POPO and SQLite) doing the same commands on a tiny aggregate.
@@ -62,6 +62,7 @@ from esteach.domains.user import ChangeName, CreateUser, User
 from esteach.notebook.measure import measure_loads
 from esteach.readmodels.users import UserQueryModel
 from esteach.store.duckdb import COLUMNS, SCHEMA
+from esteach.store.sqlite import SQLiteEventStore
 
 sys.path.insert(0, str(Path(__file__).parent))
 from projections import sample  # benchmarks/projections.py: the sample log
@@ -158,9 +159,14 @@ def raw_duckdb_runner(path_factory: Callable[[], str]) -> Callable[[int, int], l
     return run
 
 
-def raw_sqlite_runner(path_factory: Callable[[], str]) -> Callable[[int, int], list[float]]:
+def raw_sqlite_runner(
+    path_factory: Callable[[], str], wal: bool = False
+) -> Callable[[int, int], list[float]]:
     def run(users: int, changes: int) -> list[float]:
         conn = sqlite3.connect(path_factory(), isolation_level=None)  # autocommit
+        if wal:  # the settings SQLiteEventStore uses
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(SCHEMA)
         rows = raw_rows(users, changes)
         latencies = []
@@ -251,10 +257,17 @@ def bench_commands(args: argparse.Namespace, scratch: Path) -> list[dict[str, An
         "esteach duckdb file + cache": esteach_runner(
             lambda: DuckDBEventStore(file("duckdb")()), cached=True
         ),
+        "esteach sqlite file": esteach_runner(lambda: SQLiteEventStore(file("sqlite")())),
+        "esteach sqlite file + cache": esteach_runner(
+            lambda: SQLiteEventStore(file("sqlite")()), cached=True
+        ),
         "raw duckdb :memory: INSERT": raw_duckdb_runner(lambda: ":memory:"),
         "raw duckdb file INSERT": raw_duckdb_runner(file("duckdb")),
         "raw sqlite3 :memory: INSERT": raw_sqlite_runner(lambda: ":memory:"),
         "raw sqlite3 file INSERT": raw_sqlite_runner(file("sqlite")),
+        "raw sqlite3 file INSERT (WAL, synchronous=NORMAL)": raw_sqlite_runner(
+            file("sqlite"), wal=True
+        ),
     }
     if args.eventsourcing:
         runners["eventsourcing POPO"] = eventsourcing_runner("popo", scratch)
@@ -512,6 +525,13 @@ def ratios(rows: list[dict[str, Any]], lengths: list[int]) -> list[dict[str, Any
         add(f"duckdb {where} command path (no cache) / raw single-statement INSERT",
             div(find(rows, f"esteach duckdb {where}"), raw),
             "(>= 0.7)", lambda v: v >= 0.7)  # fmt: skip
+    add("sqlite file command path (AggregateCache) / eventsourcing SQLite file",
+        div(find(rows, "esteach sqlite file + cache"), find(rows, "eventsourcing SQLite file")),
+        ">= 1.5", lambda v: v >= 1.5)  # fmt: skip
+    add("sqlite file command path (AggregateCache) / raw sqlite3 INSERT (same settings)",
+        div(find(rows, "esteach sqlite file + cache"),
+            find(rows, "raw sqlite3 file INSERT (WAL, synchronous=NORMAL)")),
+        "(>= 0.7)", lambda v: v >= 0.7)  # fmt: skip
     add("bulk_import / raw pandas INSERT (incl. building frame)",
         div(find(rows, "esteach bulk_import"),
             find(rows, "raw pandas INSERT (incl. building frame)")),
@@ -601,6 +621,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="per-event catch-up runs on at most this many events")  # fmt: skip
     parser.add_argument("--no-eventsourcing", dest="eventsourcing", action="store_false",
                         help="skip the eventsourcing library even if installed")  # fmt: skip
+    parser.add_argument("--only", type=lambda text: set(text.split(",")), default=None,
+                        help="run only these sections, comma-separated: commands, bulk, loads, "
+                        "projection, notebooks (default: all)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -623,6 +646,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if unknown:
             parser.error(f"--notebooks: no notebook {', '.join(sorted(unknown))} (have: "
                          f"{', '.join(have)}, or 'all' or 'none')")  # fmt: skip
+    sections = {"commands", "bulk", "loads", "projection", "notebooks"}
+    if args.only is not None and not args.only <= sections:
+        parser.error(f"--only: no section {', '.join(sorted(args.only - sections))} (have: "
+                     f"{', '.join(sorted(sections))})")  # fmt: skip
     if args.eventsourcing and not HAVE_EVENTSOURCING:
         print("eventsourcing is not installed (pip install -e '.[bench]'): skipping its rows")
         args.eventsourcing = False
@@ -649,15 +676,18 @@ def main(argv: list[str] | None = None) -> None:
           f"projection={args.projection_events} notebooks={args.notebooks}")  # fmt: skip
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
+    sections: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
+        "commands": lambda scratch: bench_commands(args, scratch),
+        "bulk": lambda scratch: bench_bulk(args),
+        "loads": lambda scratch: bench_loads(args, scratch),
+        "projection": lambda scratch: bench_projection(args, scratch),
+        "notebooks": lambda scratch: bench_notebooks(args),
+    }
     with scratch_dir() as scratch:
-        rows += bench_commands(args, scratch)
-        gc.collect()
-        rows += bench_bulk(args)
-        gc.collect()
-        rows += bench_loads(args, scratch)
-        gc.collect()
-        rows += bench_projection(args, scratch)
-        rows += bench_notebooks(args)
+        for name, section in sections.items():
+            if args.only is None or name in args.only:
+                rows += section(scratch)
+                gc.collect()
     rows += ratios(rows, args.lengths)
     print_table(rows)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -667,7 +697,8 @@ def main(argv: list[str] | None = None) -> None:
         writer.writeheader()
         writer.writerows(rows)
     png_path = args.out / "loads.png"
-    plot(rows, png_path)
+    if any(r["section"] == "load" for r in rows):
+        plot(rows, png_path)
     print(f"saved {csv_path} and {png_path} ({time.perf_counter() - started:.0f} s)")
 
 

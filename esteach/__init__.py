@@ -5,8 +5,8 @@ The public API, all importable from ``esteach``:
 * events: `Event`, `EventMetadata`, `NewEvent`, `DomainEvent`,
   `registry`
 * aggregates and commands: `Aggregate`, `Command`
-* stores: `EventStore` (protocol), `InMemoryEventStore`,
-  `DuckDBEventStore`, `ANY`, `NO_STREAM`
+* stores: `EventStore` (protocol), `InMemoryEventStore`, `DuckDBEventStore`,
+  `SQLiteEventStore`, `ANY`, `NO_STREAM`, `STREAM_EXISTS`
 * the write side: `CommandProcessor`, `CommandResult`, `AggregateLocks`
 * loading: `Repository`, `LoadReport`, `AggregateCache`
 * snapshots: `Snapshot`, `SnapshotStore`, `InMemorySnapshotStore`,
@@ -64,6 +64,7 @@ from esteach.store import (
     InMemoryEventStore,
 )
 from esteach.store.duckdb import DuckDBEventStore
+from esteach.store.sqlite import SQLiteEventStore
 from esteach.testing import given
 from esteach.timetravel import describe_version, diff, history, state_at
 
@@ -112,6 +113,7 @@ __all__ = [
     "ProjectionTimeout",
     "ReadOnlyEventData",
     "Repository",
+    "SQLiteEventStore",
     "SeededIds",
     "Snapshot",
     "SnapshotManager",

@@ -33,10 +33,13 @@ ESTEACH_COMMANDS = {
     "esteach duckdb file",
     "esteach duckdb :memory: + cache",
     "esteach duckdb file + cache",
+    "esteach sqlite file",
+    "esteach sqlite file + cache",
     "raw duckdb :memory: INSERT",
     "raw duckdb file INSERT",
     "raw sqlite3 :memory: INSERT",
     "raw sqlite3 file INSERT",
+    "raw sqlite3 file INSERT (WAL, synchronous=NORMAL)",
 }
 ES_COMMANDS = {"eventsourcing POPO", "eventsourcing SQLite file"}
 LENGTHS = (10, 100)

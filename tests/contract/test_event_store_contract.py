@@ -42,6 +42,7 @@ from esteach import (
     StepClock,
     WrongExpectedVersion,
 )
+from esteach.store.sqlite import SQLiteEventStore
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 STEP = timedelta(seconds=1)
@@ -1436,6 +1437,31 @@ class TestDuckDBFileEventStore(EventStoreContract):
 
     def make_store(self, clock: Clock, ids: IdFactory) -> EventStore:
         store: EventStore = DuckDBEventStore(self.path, clock=clock, ids=ids)
+        self.opened_with[id(store)] = (clock, ids)
+        return store
+
+    def reopen(self, store: EventStore) -> EventStore:
+        clock, ids = self.opened_with[id(store)]
+        store.close()
+        return self.make_store(clock, ids)
+
+
+class TestSQLiteInMemoryEventStore(EventStoreContract):
+    def make_store(self, clock: Clock, ids: IdFactory) -> EventStore:
+        return SQLiteEventStore(":memory:", clock=clock, ids=ids)
+
+    def reopen(self, store: EventStore) -> EventStore:
+        pytest.skip("SQLiteEventStore(':memory:') is dropped when its connection closes")
+
+
+class TestSQLiteFileEventStore(EventStoreContract):
+    @pytest.fixture(autouse=True)
+    def _database_file(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "events.sqlite"
+        self.opened_with: dict[int, tuple[Clock, IdFactory]] = {}
+
+    def make_store(self, clock: Clock, ids: IdFactory) -> EventStore:
+        store = SQLiteEventStore(self.path, clock=clock, ids=ids)
         self.opened_with[id(store)] = (clock, ids)
         return store
 
