@@ -290,6 +290,85 @@ def bench_commands(args: argparse.Namespace, scratch: Path) -> list[dict[str, An
     return rows
 
 
+# --- 1b. batch appends to the in-memory store, from threads -------------------------------------
+
+BATCH_THREADS, BATCH_SIZE = 4, 50
+
+
+def threaded(work: Callable[[int], None], threads: int) -> float:
+    """Seconds for ``threads`` threads to run ``work(thread_number)`` each."""
+    import threading
+
+    pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    started = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return time.perf_counter() - started
+
+
+def bench_batches(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The eventsourcing library's recorder throughput test, as both sides run it: 4 threads
+    appending 50-event batches to new streams, the events made before the clock starts."""
+    from esteach import NewEvent
+
+    per_thread = max(1, args.bulk_events // (BATCH_THREADS * BATCH_SIZE))
+    total = per_thread * BATCH_THREADS * BATCH_SIZE
+    data = {"name": "Ada", "n": 1, "tags": ["a", "b"]}
+    rates: dict[str, list[float]] = {"esteach in-memory 50-event batches": []}
+    if args.eventsourcing:
+        rates["eventsourcing POPO recorder 50-event batches"] = []
+    for _ in tqdm(range(args.repeats), desc="batches", unit="round", leave=False):
+        store = InMemoryEventStore()
+        # Made with their ids, as a caller that retries safely makes them (eventsourcing's
+        # stored events carry their identity, stream and version, too).
+        ids = iter(range(total))
+        mine = [
+            [
+                [NewEvent("ItemAdded", data, id=f"e-{next(ids)}") for _ in range(BATCH_SIZE)]
+                for _ in range(per_thread)
+            ]
+            for _ in range(BATCH_THREADS)
+        ]
+
+        def esteach_work(n: int, store: Any = store, mine: Any = mine) -> None:
+            for b, batch in enumerate(mine[n]):
+                store.append_events(f"s-{n}-{b}", 0, batch)
+
+        rates["esteach in-memory 50-event batches"].append(
+            total / threaded(esteach_work, BATCH_THREADS)
+        )
+        assert store.head_position() == total
+        if args.eventsourcing:
+            import uuid
+
+            from eventsourcing.persistence import StoredEvent
+            from eventsourcing.popo import POPOAggregateRecorder
+
+            recorder = POPOAggregateRecorder()
+            state = json.dumps(data).encode()
+            theirs = [
+                [
+                    [StoredEvent(stream, v, "ItemAdded", state) for v in range(1, BATCH_SIZE + 1)]
+                    for stream in (uuid.uuid4() for _ in range(per_thread))
+                ]
+                for _ in range(BATCH_THREADS)
+            ]
+
+            def es_work(n: int, recorder: Any = recorder, theirs: Any = theirs) -> None:
+                for batch in theirs[n]:
+                    recorder.insert_events(batch)
+
+            rates["eventsourcing POPO recorder 50-event batches"].append(
+                total / threaded(es_work, BATCH_THREADS)
+            )
+    return [
+        row("batches", name, total, statistics.median(values), "events/s")
+        for name, values in rates.items()
+    ]
+
+
 # --- 2. bulk import -----------------------------------------------------------------------------
 
 
@@ -532,6 +611,10 @@ def ratios(rows: list[dict[str, Any]], lengths: list[int]) -> list[dict[str, Any
         div(find(rows, "esteach sqlite file + cache"),
             find(rows, "raw sqlite3 file INSERT (WAL, synchronous=NORMAL)")),
         "(>= 0.7)", lambda v: v >= 0.7)  # fmt: skip
+    add("in-memory 50-event batches from 4 threads / eventsourcing POPO recorder",
+        div(find(rows, "esteach in-memory 50-event batches"),
+            find(rows, "eventsourcing POPO recorder 50-event batches")),
+        ">= 1", lambda v: v >= 1)  # fmt: skip
     add("bulk_import / raw pandas INSERT (incl. building frame)",
         div(find(rows, "esteach bulk_import"),
             find(rows, "raw pandas INSERT (incl. building frame)")),
@@ -622,8 +705,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-eventsourcing", dest="eventsourcing", action="store_false",
                         help="skip the eventsourcing library even if installed")  # fmt: skip
     parser.add_argument("--only", type=lambda text: set(text.split(",")), default=None,
-                        help="run only these sections, comma-separated: commands, bulk, loads, "
-                        "projection, notebooks (default: all)")  # fmt: skip
+                        help="run only these sections, comma-separated: commands, batches, "
+                        "bulk, loads, projection, notebooks (default: all)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -646,7 +729,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if unknown:
             parser.error(f"--notebooks: no notebook {', '.join(sorted(unknown))} (have: "
                          f"{', '.join(have)}, or 'all' or 'none')")  # fmt: skip
-    sections = {"commands", "bulk", "loads", "projection", "notebooks"}
+    sections = {"commands", "batches", "bulk", "loads", "projection", "notebooks"}
     if args.only is not None and not args.only <= sections:
         parser.error(f"--only: no section {', '.join(sorted(args.only - sections))} (have: "
                      f"{', '.join(sorted(sections))})")  # fmt: skip
@@ -678,6 +761,7 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[dict[str, Any]] = []
     sections: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
         "commands": lambda scratch: bench_commands(args, scratch),
+        "batches": lambda scratch: bench_batches(args),
         "bulk": lambda scratch: bench_bulk(args),
         "loads": lambda scratch: bench_loads(args, scratch),
         "projection": lambda scratch: bench_projection(args, scratch),

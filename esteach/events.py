@@ -99,7 +99,8 @@ class NewEvent:
 
     ``id`` may be chosen by the caller (so that retrying the same append is recognised as a
     retry); when it is ``None`` the store takes one from its id factory. ``data`` is checked to
-    be a JSON object and copied, so later changes to the caller's dict cannot reach the log.
+    be a JSON object and copied read-only, so later changes to the caller's dict cannot reach
+    the log, and nobody can change the event's.
     """
 
     event_type: str
@@ -130,13 +131,30 @@ class NewEvent:
 
     def __post_init__(self) -> None:
         check_event_type(self.event_type)
-        object.__setattr__(self, "data", ensure_json_data(self.data))
+        if type(self.data) is not FrozenDict:  # frozen data was checked on its way in
+            # One pass checks and copies the data read-only: nobody can change it any more,
+            # so a store keeps it as it is.
+            object.__setattr__(self, "data", ensure_json_data(self.data, frozen=True))
         if not isinstance(self.aggregate_type, str):
             raise InvalidInput(f"aggregate_type must be a str, got {self.aggregate_type!r}")
         if not isinstance(self.metadata, EventMetadata):
             raise InvalidInput(f"metadata must be an EventMetadata, got {self.metadata!r}")
         if self.id is not None:
             check_event_id(self.id)
+
+    def with_id(self, event_id: str) -> NewEvent:
+        """This event with the id ``event_id`` (checked); nothing else is checked again."""
+        event = object.__new__(NewEvent)
+        set_type, set_data, set_aggregate_type, set_metadata, set_id = _NEW_EVENT_SLOTS
+        set_type(event, self.event_type)
+        set_data(event, self.data)
+        set_aggregate_type(event, self.aggregate_type)
+        set_metadata(event, self.metadata)
+        set_id(event, check_event_id(event_id))
+        return event
+
+
+_NEW_EVENT_SLOTS = tuple(getattr(NewEvent, f.name).__set__ for f in dataclasses.fields(NewEvent))
 
 
 @dataclass(frozen=True, slots=True)

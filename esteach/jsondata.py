@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -51,43 +52,110 @@ def check_text(value: str, what: str, error: type[InvalidInput] = InvalidInput) 
     return value
 
 
-def _json_copy(value: object, path: str, depth: int = 0) -> Any:
+class _Invalid(Exception):
+    """Raised inside `_copy`; its path is assembled while it unwinds, not built for every
+    value on the way down (that cost more than the copy itself)."""
+
+    def __init__(self, message: Callable[[str], str]) -> None:
+        super().__init__()
+        self.message = message
+        self.parts: list[str] = []
+
+
+def _copy(value: object, depth: int, frozen: bool) -> Any:
     # Checked by hand rather than by json.dumps: json.dumps silently turns tuples into lists and
     # int keys into strings, so a round trip would not give back what was stored.
-    if isinstance(value, str):
-        return check_text(value, path, InvalidEventData)
-    if value is None or isinstance(value, (bool, int)):
+    kind = type(value)
+    if kind is str:
+        text: str = value  # type: ignore[assignment]
+        if not text.isascii():  # ASCII has no half surrogate pairs: the usual case, no check
+            _check_text(text)
         return value
-    if depth >= MAX_DEPTH and isinstance(value, (list, dict)):
-        raise InvalidEventData(
-            f"{path} nests lists and objects more than {MAX_DEPTH} levels deep; flatten the data"
-        )
-    if isinstance(value, float):
-        if math.isfinite(value):
+    if value is None or kind is int or kind is bool:
+        return value
+    if kind is float:
+        if math.isfinite(value):  # type: ignore[arg-type]
             return value
-        raise InvalidEventData(f"{_describe(path, value)}: JSON has no NaN or infinity")
+        raise _Invalid(lambda path: f"{_describe(path, value)}: JSON has no NaN or infinity")
+    if depth >= MAX_DEPTH and isinstance(value, (list, dict)):
+        raise _Invalid(
+            lambda path: (
+                f"{path} nests lists and objects more than {MAX_DEPTH} levels deep; "
+                f"flatten the data"
+            )
+        )
     if isinstance(value, list):
-        return [_json_copy(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+        items = []
+        for i, item in enumerate(value):
+            try:
+                items.append(_copy(item, depth + 1, frozen))
+            except _Invalid as invalid:
+                invalid.parts.append(f"[{i}]")
+                raise
+        return FrozenList(items) if frozen else items
     if isinstance(value, dict):
         copied = {}
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidEventData(
-                    f"{path} has key {key!r} of type {type(key).__name__}: JSON object keys "
-                    f"must be strings"
-                )
-            check_text(key, f"{path} key {key!r}", InvalidEventData)
-            copied[key] = _json_copy(item, f"{path}[{key!r}]", depth + 1)
-        return copied
+            if type(key) is not str:
+                if not isinstance(key, str):
+                    raise _key_not_text(key)
+            elif not key.isascii():
+                try:
+                    _check_text(key)
+                except _Invalid as invalid:
+                    invalid.parts.append(f" key {key!r}")
+                    raise
+            try:
+                copied[key] = _copy(item, depth + 1, frozen)
+            except _Invalid as invalid:
+                invalid.parts.append(f"[{key!r}]")
+                raise
+        return FrozenDict(copied) if frozen else copied
+    if isinstance(value, str):  # subclasses of the JSON scalars (an IntEnum, say) pass as such
+        _check_text(value)
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        raise _Invalid(lambda path: f"{_describe(path, value)}: JSON has no NaN or infinity")
     hint = " (store datetimes as ISO 8601 strings)" if isinstance(value, datetime) else ""
-    raise InvalidEventData(
-        f"{_describe(path, value)}, which is not JSON: use str, int, float, bool, None, "
-        f"list or dict{hint}"
+    raise _Invalid(
+        lambda path: (
+            f"{_describe(path, value)}, which is not JSON: use str, int, float, bool, "
+            f"None, list or dict{hint}"
+        )
     )
 
 
-def ensure_json_data(data: object, what: str = "data") -> JSONData:
+def _check_text(value: str) -> None:
+    try:
+        check_text(value, "", InvalidEventData)
+    except InvalidEventData as error:
+        message = str(error)  # " is not valid Unicode text: ...", the path goes in front
+        raise _Invalid(lambda path: path + message) from None
+
+
+def _key_not_text(key: object) -> _Invalid:
+    return _Invalid(
+        lambda path: (
+            f"{path} has key {key!r} of type {type(key).__name__}: JSON object keys must be strings"
+        )
+    )
+
+
+def _json_copy(value: object, path: str, frozen: bool = False) -> Any:
+    try:
+        return _copy(value, 0, frozen)
+    except _Invalid as invalid:
+        raise InvalidEventData(invalid.message(path + "".join(reversed(invalid.parts)))) from None
+
+
+def ensure_json_data(data: object, what: str = "data", *, frozen: bool = False) -> JSONData:
     """Return a deep copy of ``data`` if it is a JSON object, else raise `InvalidEventData`.
+
+    With ``frozen`` the copy is read-only (`FrozenDict`, `FrozenList`), made in the same pass.
 
     >>> ensure_json_data({"email": "ada@example.com"})
     {'email': 'ada@example.com'}
@@ -96,7 +164,7 @@ def ensure_json_data(data: object, what: str = "data") -> JSONData:
         raise InvalidEventData(
             f"{what} must be a dict (a JSON object), got {type(data).__name__} {data!r:.60}"
         )
-    copied: JSONData = _json_copy(data, what)
+    copied: JSONData = _json_copy(data, what, frozen)
     return copied
 
 
@@ -159,6 +227,8 @@ class FrozenList(list[Any]):
 
 def freeze(value: Any) -> Any:
     """A read-only deep copy of JSON data (dicts and lists frozen, scalars as they are)."""
+    if type(value) is FrozenDict or type(value) is FrozenList:
+        return value  # frozen all the way down when it was made: nothing to copy
     if isinstance(value, dict):
         return FrozenDict({key: freeze(item) for key, item in value.items()})
     if isinstance(value, list):

@@ -244,6 +244,9 @@ def test_free_running_appends_with_retries_record_every_batch_once_and_whole(
                 batch = batch_of(t, n, size)
                 while True:
                     version = store.stream_version(stream)
+                    # A decision takes time between load and append: yield there, as real
+                    # work would, or a fast in-memory store runs each thread's loop in turn.
+                    time.sleep(0)
                     try:
                         recorded[f"t{t}-n{n}"] = store.append_events(stream, version, batch)
                         break

@@ -32,6 +32,7 @@ from esteach.store.rules import (
     ensure_new_events,
     match_retry,
     next_timestamp,
+    stored_event,
 )
 
 __all__ = ["InMemoryEventStore"]
@@ -76,20 +77,24 @@ class InMemoryEventStore:
             timestamp = next_timestamp(self._clock(), last)
             position = len(self._log)
             recorded = [
-                Event(
-                    id=event_id,
-                    aggregate_id=aggregate_id,
-                    aggregate_type=new.aggregate_type,
-                    event_type=new.event_type,
-                    version=version + i,
-                    timestamp=timestamp,
-                    data=freeze(new.data),  # nobody can change the log through a read
-                    metadata=new.metadata,
-                    global_position=position + i,
+                stored_event(  # Event(...) without checking again what was checked on the way in
+                    event_id,
+                    aggregate_id,
+                    new.aggregate_type,
+                    new.event_type,
+                    version + i,
+                    timestamp,
+                    new.data,  # read-only since it was made: nobody can change the log
+                    new.metadata,
+                    position + i,
                 )
                 for i, (event_id, new) in enumerate(batch, start=1)
             ]
-            self._record(recorded)
+            # One stream, one commit time: the bookkeeping goes batch by batch, not event by event.
+            self._log.extend(recorded)
+            self._timestamps.extend([timestamp] * len(recorded))
+            self._streams.setdefault(aggregate_id, []).extend(recorded)
+            self._by_id.update(zip([event_id for event_id, _ in batch], recorded, strict=True))
             return recorded
 
     def bulk_import(self, events: Iterable[Event]) -> int:

@@ -59,22 +59,39 @@ def ensure_new_events(
         raise InvalidInput(
             f"events must be a list or tuple of NewEvent, got {type(events).__name__}"
         )
-    batch: list[tuple[str, NewEvent]] = []
-    seen: set[str] = set()
-    for i, event in enumerate(events):
-        if not isinstance(event, NewEvent):
-            raise InvalidInput(
-                f"events[{i}] is a {type(event).__name__}, not a NewEvent; wrap domain events "
-                f"with NewEvent(event_type=..., data=...) or let CommandProcessor do it"
+    if any(type(event) is not NewEvent for event in events):
+        for i, event in enumerate(events):
+            if not isinstance(event, NewEvent):
+                raise InvalidInput(
+                    f"events[{i}] is a {type(event).__name__}, not a NewEvent; wrap domain "
+                    f"events with NewEvent(event_type=..., data=...) or let CommandProcessor do it"
+                )
+    if any(type(event.data) is not FrozenDict for event in events):
+        # A NewEvent makes a read-only copy of its data, so the log shares nothing with the
+        # caller; one whose data was swapped behind its back is checked and copied here.
+        events = [
+            event
+            if type(event.data) is FrozenDict
+            else dataclasses.replace(
+                event, data=ensure_json_data(event.data, f"events[{i}].data", frozen=True)
             )
-        event_id = event.id if event.id is not None else check_event_id(ids())
-        if event_id in seen:
-            raise DuplicateEventId(f"event id {event_id!r} appears twice in one append")
-        seen.add(event_id)
-        # Copied (and checked again) here so that the log shares no dict with the caller.
-        data = ensure_json_data(event.data, f"events[{i}].data")
-        batch.append((event_id, dataclasses.replace(event, data=data, id=event_id)))
+            for i, event in enumerate(events)
+        ]
+    batch = [
+        (event.id, event) if event.id is not None else _with_new_id(event, ids) for event in events
+    ]
+    if len({event_id for event_id, _ in batch}) != len(batch):
+        seen: set[str] = set()
+        for event_id, _ in batch:
+            if event_id in seen:
+                raise DuplicateEventId(f"event id {event_id!r} appears twice in one append")
+            seen.add(event_id)
     return batch
+
+
+def _with_new_id(event: NewEvent, ids: IdFactory) -> tuple[str, NewEvent]:
+    event = event.with_id(ids())
+    return event.id, event  # type: ignore[return-value]
 
 
 def match_retry(

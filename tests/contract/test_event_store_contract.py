@@ -38,6 +38,7 @@ from esteach import (
     InvalidEventData,
     InvalidInput,
     NewEvent,
+    ReadOnlyEventData,
     SeededIds,
     StepClock,
     WrongExpectedVersion,
@@ -366,14 +367,19 @@ class EventStoreContract(abc.ABC):
             assert event.timestamp == reading
             assert event.timestamp.utcoffset() == timedelta(0)
 
-    def test_changing_a_new_events_data_after_the_append_does_not_change_the_log(
+    def test_a_new_events_data_cannot_be_changed_so_the_log_cannot_either(
         self, store: EventStore
     ) -> None:
-        event = new("ItemAdded", {"qty": 1, "tags": ["a"]})
+        mine: dict[str, Any] = {"qty": 1, "tags": ["a"]}
+        event = new("ItemAdded", mine)
         store.append_events(STREAM, 0, [event])
 
-        event.data["qty"] = 99
-        event.data["tags"].append("b")
+        mine["qty"] = 99  # the caller's own dict: the event took a copy
+        mine["tags"].append("b")
+        with pytest.raises(ReadOnlyEventData):
+            event.data["qty"] = 99
+        with pytest.raises(ReadOnlyEventData):
+            event.data["tags"].append("b")
 
         assert store.get_events(STREAM)[0].data == {"qty": 1, "tags": ["a"]}
 
