@@ -281,3 +281,73 @@ def test_every_notebook_states_goals_a_time_box_a_recap_and_a_quiz(path: Path) -
         if path.stem.startswith("00") and part in ("Recap", "Quiz"):
             continue  # the setup check is a checklist, not a lesson
         assert part in prose, f"{path.name} lacks {part!r}"
+
+
+# A path into the project's notes, which learners do not have, or an absolute path on the
+# machine the kit was built on (both spelt in pieces, so that this file does not match itself).
+OUTSIDE = re.compile(r"(?<![\w-])(?:\.\./)*" + "shared" + r"/|(?<![\w.])/" + "work/")
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+REFERENCE_DESIGN = "../docs/reference-design.md"
+
+
+def tracked_text_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    files = []
+    for name in filter(None, listed.split("\0")):
+        path = ROOT / name
+        if not path.is_file():
+            continue  # deleted in the work tree, not yet in the index
+        data = path.read_bytes()
+        if b"\0" not in data[:8192]:
+            files.append(path)
+    return files
+
+
+def link_base(path: Path) -> Path:
+    """The folder a relative link in ``path`` is read from: a notebook source's links are
+    followed from the notebook it builds (notebooks/ or notebooks/exercises/)."""
+    if path.parent.name == "src" and path.parent.parent.name in ("notebooks", "exercises"):
+        return path.parent.parent
+    return path.parent
+
+
+def test_no_tracked_file_points_outside_the_repository() -> None:
+    files = tracked_text_files()
+    assert any(path.name == "README.md" for path in files), "git ls-files found no README.md"
+    outside, broken = [], []
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        name = path.relative_to(ROOT).as_posix()
+        outside += [f"{name}: {m.group(0)!r}" for m in OUTSIDE.finditer(text)]
+        if path.suffix not in (".md", ".py", ".ipynb"):
+            continue
+        for match in LINK.finditer(text):
+            target = match["target"].split("#")[0]
+            if not target or re.match(r"^[a-z]+:", target):
+                continue  # a web address, a mailto: or an anchor in the same page
+            resolved = (link_base(path) / target).resolve()
+            if not resolved.is_relative_to(ROOT) or not resolved.exists():
+                broken.append(f"{name}: ({match['target']})")
+    assert not outside, f"paths outside the repository (learners do not have them): {outside}"
+    assert not broken, f"relative links to nothing in the repository: {broken}"
+
+
+def test_the_link_checks_catch_what_they_are_for() -> None:
+    assert OUTSIDE.search("see " + "../" + "shared" + "/reviews/x.md")
+    assert OUTSIDE.search("in `" + "shared" + "/reference/`")
+    assert not OUTSIDE.search("a shared y-axis, pre-shared/secret")
+    source = ROOT / "notebooks" / "src" / "01_x.py"
+    assert link_base(source) == ROOT / "notebooks"
+    assert (link_base(source) / REFERENCE_DESIGN).resolve() == ROOT / "docs" / "reference-design.md"
+
+
+@pytest.mark.parametrize(
+    "path", sorted((NOTEBOOKS / "src").glob("*.py")), ids=lambda path: path.name
+)
+def test_every_lesson_links_to_the_reference_design(path: Path) -> None:
+    assert (ROOT / "docs" / "reference-design.md").exists()
+    assert f"]({REFERENCE_DESIGN})" in path.read_text(encoding="utf-8"), (
+        f"{path.name} should link to the reference design: [...]({REFERENCE_DESIGN})"
+    )

@@ -6,6 +6,9 @@
 #
 # Run the cells from top to bottom (Shift+Enter, or *Run → Run All Cells*). Every check prints
 # `ok`; if one does not, its message says what to fix.
+#
+# esteach is built from a design document, the *reference design*; the lessons point out its
+# 14 flaws as they go. [docs/reference-design.md](../docs/reference-design.md) summarises it.
 
 # %% [markdown]
 # ## 1. The tools

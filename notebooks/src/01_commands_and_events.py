@@ -13,6 +13,9 @@
 # - recognise the same pattern in a second domain, a bank account.
 #
 # Run the cells from top to bottom. The prose before each cell says what to look for.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## 1. Two kinds of message
@@ -36,8 +39,9 @@
 # Keeping the two apart is what makes the log the truth: state is only ever the result of
 # applying events, so applying the same events again always rebuilds the same state.
 #
-# The `User` here is the one from the reference design this kit is built from (see
-# `shared/reference/`), with its flaws fixed. This notebook points out the first four of them.
+# The `User` here is the one from the reference design this kit is built from (summarised in
+# [docs/reference-design.md](../docs/reference-design.md)), with its flaws fixed. This notebook
+# points out the first four of them.
 
 # %% [markdown]
 # ## 2. Commands

@@ -15,6 +15,9 @@
 # - bulk-import a large log.
 #
 # Run the cells from top to bottom. The prose before each cell says what to look for.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## 1. An append-only log of streams

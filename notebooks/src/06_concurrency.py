@@ -12,6 +12,9 @@
 # - see what a per-aggregate lock buys inside one process, and why it cannot replace the
 #   store's check;
 # - know DuckDB's rule: one process at a time writes a database file.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## 1. Theory: the gap between load and append

@@ -15,6 +15,9 @@
 #   must never change the data it is given;
 # - watch a **stale snapshot** being ignored after the aggregate's state changes shape;
 # - choose between upcasting, migrating the log and a new event type.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## 1. Theory: the log keeps old shapes forever

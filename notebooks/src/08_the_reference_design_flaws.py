@@ -16,6 +16,9 @@
 # code that *looks* right, which is why they are worth studying. Each section below has the
 # same shape: **the flaw** in one sentence, **the imitation** (it goes wrong), **esteach**
 # (it does not), ending in a checked line `flaw N handled: True`.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## Set-up

@@ -12,6 +12,9 @@
 #   and travel back in time in SQL, checked against `esteach.state_at`;
 # - run the same SQL over any store with `events_table`;
 # - follow one request through the log by its correlation id, and see which service wrote what.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## 1. Theory: the log is the best dataset you have
