@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 00 · Setup check
 #
-# **Time box:** 5 minutes · **You will:** confirm that Python, the `esteach` package, DuckDB,
+# **Time box:** 10 minutes · **You will:** confirm that Python, the `esteach` package, DuckDB,
 # pandas, matplotlib and ipywidgets all work in this JupyterLab, and run one command end to end.
 #
 # Run the cells from top to bottom (Shift+Enter, or *Run → Run All Cells*). Every check prints

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 01 · Commands and events
 #
-# **Time box:** 25 minutes · **You will:**
+# **Time box:** 45 minutes · **You will:**
 #
 # - tell a **command** (a request, which may be rejected) from an **event** (a fact, which
 #   already happened);
@@ -429,7 +429,7 @@ class Counter(SloppyCounter):
 given(Incremented(), aggregate=Counter).when(Increment("c-1")).then(Incremented())
 
 # %% [markdown]
-# ## 11. The same pattern, another domain
+# ## 11. Optional: the same pattern, another domain
 #
 # Nothing above is special to users. `esteach.domains.account` has a `BankAccount` with the
 # same two halves. Its money is counted in **integer cents** (`10_000` is 100.00), because

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 02 · The event store
 #
-# **Time box:** 30 minutes · **You will:**
+# **Time box:** 55 minutes · **You will:**
 #
 # - append events to streams and see the store number them: a **version** per stream, a
 #   **global position** over the whole store, a commit **timestamp**;
@@ -517,7 +517,7 @@ events_frame(app_store)[
 ]
 
 # %% [markdown]
-# ## 10. Bulk import
+# ## 10. Optional: bulk import
 #
 # Appending one command at a time is how a live system writes. To load a ready-made log (a
 # sample data set, a copy of another store) `bulk_import` takes recorded events and inserts

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 03 · Replay and projections (the CQRS read side)
 #
-# **Time box:** 35 minutes · **You will:**
+# **Time box:** 70 minutes · **You will:**
 #
 # - say why queries get a **read model** of their own, apart from the log (CQRS);
 # - write a **projection** by hand, as a function of the log, and keep it up to date;
@@ -530,7 +530,7 @@ for page, page_size in [(0, 20), (1, 101)]:
         print(f"page={page}, page_size={page_size}: {type(error).__name__}: {error}")
 
 # %% [markdown]
-# ## 10. The sample log: users and balances
+# ## 10. Optional: the sample log, users and balances
 #
 # `data/sample_events.jsonl` holds 3,311 events: 600 users and 230 bank accounts over twelve
 # weeks (notebook 04 and `data/README.md` describe it). `load_sample` bulk-imports it. Any

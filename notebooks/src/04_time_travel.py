@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 04 · Time travel
 #
-# **Time box:** 25 minutes · **You will:**
+# **Time box:** 45 minutes · **You will:**
 #
 # - see why an event log can answer "what was true then?", and a table of current state
 #   cannot;
@@ -331,7 +331,7 @@ explorer.slider.value = 2
 print(explorer.text.splitlines()[0])
 
 # %% [markdown]
-# ## 8. The plain-text fallback
+# ## 8. Optional: the plain-text fallback
 #
 # `explorer_text(store, User, user_id, version)` gives the same account as a string: use it
 # where widgets do not show, or to paste into a ticket. Version 0 is the user before their

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 05 · Snapshots and caching
 #
-# **Time box:** 30 minutes · **You will:**
+# **Time box:** 45 minutes · **You will:**
 #
 # - see that loading an aggregate by **full replay** reads every event of its stream, and read
 #   that cost off a `LoadReport`;

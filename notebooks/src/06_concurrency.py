@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 06 · Concurrency
 #
-# **Time box:** 25 minutes · **You will:**
+# **Time box:** 45 minutes · **You will:**
 #
 # - watch two writers load the same user, both decide, and see the second one refused with
 #   `WrongExpectedVersion`;

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 07 · Event versioning
 #
-# **Time box:** 25 minutes · **You will:**
+# **Time box:** 55 minutes · **You will:**
 #
 # - explain why an event store keeps every shape of an event it ever recorded, and what the
 #   `schema_version` in each event's metadata says;
@@ -577,7 +577,7 @@ rolled_back = Repository(user_store, User, snapshots=snapshots, clock=clock)
 show(rolled_back.load_with_report("ada")[1])
 
 # %% [markdown]
-# ## 9. Versioning strategies
+# ## 9. Optional: versioning strategies
 #
 # Upcasting is one of several answers to "the event's shape changed". Choose per change:
 #

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 08 · The reference design's 14 flaws
 #
-# **Time box:** 40 minutes · **You will:**
+# **Time box:** 80 minutes · **You will:**
 #
 # - meet the 14 flaws of the design document esteach is built from, one at a time;
 # - watch each one go wrong in a tiny imitation: a few lines of Python that do what the

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 09 · Analytics: SQL over the event log
 #
-# **Time box:** 25 minutes · **You will:**
+# **Time box:** 50 minutes · **You will:**
 #
 # - load the sample log into a DuckDB event store and query its `events` table with SQL;
 # - read fields out of the JSON `data` column and work with UTC timestamps;
@@ -403,7 +403,7 @@ print(
 )
 
 # %% [markdown]
-# ## 8. The same SQL on any store: `events_table`
+# ## 8. Optional: the same SQL on any store, `events_table`
 #
 # `store.sql` exists only on the DuckDB store. `events_table(store)` gives SQL over *any*
 # store's log as a table named `events_log`, with the same columns and types as `events`:
