@@ -234,11 +234,14 @@ def test_notebook_cells_are_what_its_source_builds(path: Path) -> None:
     tool = load_build_tool()
     source = NOTEBOOKS / "src" / f"{path.stem}.py"
     expected = [
-        (cell.kind, cell.source)
+        (cell.kind, cell.source, list(cell.tags))
         for cell in tool.parse_source(source.read_text(encoding="utf-8"), source.name)
     ]
     stored = json.loads(path.read_text(encoding="utf-8"))
-    found = [(cell["cell_type"], "".join(cell["source"])) for cell in stored["cells"]]
+    found = [
+        (cell["cell_type"], "".join(cell["source"]), cell["metadata"].get("tags", []))
+        for cell in stored["cells"]
+    ]
     assert found == expected, (
         f"{path.name} differs from notebooks/src/{source.name}; edit the source, then run "
         f"`python3 run.py notebooks {path.stem}`"
@@ -250,6 +253,11 @@ def test_every_code_cell_has_been_run_top_to_bottom(path: Path) -> None:
     stored = json.loads(path.read_text(encoding="utf-8"))
     code_cells = [cell for cell in stored["cells"] if cell["cell_type"] == "code"]
     counts = [cell.get("execution_count") for cell in code_cells]
+    if path.stem in load_build_tool().UNRUN:
+        # Built (so it runs), but stored as a learner should first see it: nothing printed yet.
+        shown = [(cell.get("execution_count"), cell.get("outputs")) for cell in code_cells]
+        assert shown == [(None, [])] * len(code_cells), f"{path.name} shows outputs: {shown}"
+        return
     assert counts == list(range(1, len(counts) + 1)), (
         f"{path.name} was not run top to bottom in one kernel (execution counts {counts}); "
         f"run `python3 run.py notebooks {path.stem}`"
@@ -265,10 +273,44 @@ def test_every_checked_cell_has_a_stored_output_to_check_against(path: Path) -> 
         i
         for i, cell in enumerate(stored["cells"])
         if cell["cell_type"] == "code"
-        and "".join(cell["source"]).lstrip().startswith("# NBVAL_CHECK_OUTPUT")
+        and "nbval-check-output" in cell["metadata"].get("tags", [])
         and not cell.get("outputs")
     ]
     assert not empty, f"{path.name}: checked cells {empty} have no stored output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda path: path.name)
+def test_a_learner_sees_no_nbval_comments_only_tags(path: Path) -> None:
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    shown = [
+        line
+        for cell in stored["cells"]
+        if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines()
+        if line.strip().startswith("# NBVAL_")
+    ]
+    assert not shown, f"{path.name} shows nbval comments {shown}; rebuild it"
+
+
+def test_nbval_comments_in_a_source_become_the_tags_nbval_reads() -> None:
+    tool = load_build_tool()
+    source = "".join(f"# %%\n{marker}\nx = 1\n" for marker in tool.MARKER_TAGS)
+    cells = tool.parse_source(source)
+    assert [(cell.source, cell.tags) for cell in cells] == [
+        ("x = 1", ("nbval-check-output",)),
+        ("x = 1", ("nbval-ignore-output",)),
+        ("x = 1", ("nbval-skip",)),
+        ("x = 1", ("raises-exception",)),
+    ]
+    notebook = tool.notebook_from_cells(cells)
+    assert [cell.metadata["tags"] for cell in notebook.cells] == [
+        [tag]
+        for tag in ["nbval-check-output", "nbval-ignore-output", "nbval-skip", "raises-exception"]
+    ]
+    # The tags are the ones the installed nbval honours, not names made up here.
+    from nbval.plugin import metadata_tags
+
+    assert set(tool.MARKER_TAGS.values()) <= set(metadata_tags)
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda path: path.name)
@@ -351,3 +393,15 @@ def test_every_lesson_links_to_the_reference_design(path: Path) -> None:
     assert f"]({REFERENCE_DESIGN})" in path.read_text(encoding="utf-8"), (
         f"{path.name} should link to the reference design: [...]({REFERENCE_DESIGN})"
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS[:-1], ids=lambda path: path.name)
+def test_every_lesson_links_to_the_next_one_and_to_its_exercises(path: Path) -> None:
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    last = "".join(stored["cells"][-1]["source"])
+    following = NOTEBOOK_PATHS[NOTEBOOK_PATHS.index(path) + 1].name
+    assert f"]({following})" in last, f"{path.name} ends without a link to {following}"
+    exercises = [p.name for p in EXERCISE_PATHS if p.stem.startswith(path.stem[:2] + "_")]
+    learner = [name for name in exercises if name.endswith("_learner.ipynb")]
+    for name in learner:
+        assert f"](exercises/{name})" in last, f"{path.name} ends without a link to {name}"
