@@ -526,4 +526,6 @@ print("ok  ... and not one cent more")
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells*; every cell should run
 # without an error.
 #
-# Next: **02 · The event store**.
+# **Exercises for this lesson:** [01_exercises_commands_and_events_learner](exercises/01_exercises_commands_and_events_learner.ipynb).
+#
+# Next: [02 · The event store](02_the_event_store.ipynb).

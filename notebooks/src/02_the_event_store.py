@@ -306,7 +306,12 @@ table(store.get_events_since(datetime(2024, 1, 1, 9, 3, tzinfo=UTC)))
 # %% [markdown]
 # `read_all(from_position)`: the whole log in global order. A reader that has handled
 # everything up to position `p` (its **checkpoint**) continues with `read_all(p + 1)`: here a
-# reader that stopped at 6 gets exactly the events after it.
+# reader that stopped at 6 gets exactly the events after it. That this skips nothing is a
+# promise of *this* store: it hands out positions under one writer lock, so position 7 is
+# never committed after position 8. Stores that draw positions from a sequence shared by
+# concurrent transactions (a PostgreSQL `bigserial`, for instance) can commit 8 before 7, and
+# a reader that moved past 8 skips 7 for good unless it reads only up to a "high-water mark"
+# below which no transaction is still open.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -665,7 +670,8 @@ for name, ok in checks.items():
 #
 # <details><summary>Answer</summary>
 #
-# `read_all(121)`: positions are inclusive and unique, so nothing is skipped or repeated.
+# `read_all(121)`: positions are inclusive and unique, and this store commits them in order,
+# so nothing is skipped or repeated.
 # Timestamps are not unique (all events of one append share one), so reading from event
 # 120's timestamp would repeat events, and reading after it could skip events committed in
 # the same instant.
@@ -686,4 +692,6 @@ for name, ok in checks.items():
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells*; every cell should run
 # without an error.
 #
-# Next: **03 · Replay and projections**.
+# **Exercises for this lesson:** [02_exercises_the_event_store_learner](exercises/02_exercises_the_event_store_learner.ipynb).
+#
+# Next: [03 · Replay and projections](03_replay_and_projections.ipynb).

@@ -668,4 +668,6 @@ show(rolled_back.load_with_report("ada")[1])
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells* runs this notebook top to
 # bottom without errors.
 #
-# Next: **08 · The reference design's 14 flaws**.
+# **Exercises for this lesson:** [07_exercises_event_versioning_learner](exercises/07_exercises_event_versioning_learner.ipynb).
+#
+# Next: [08 · The reference design's 14 flaws](08_the_reference_design_flaws.ipynb).

@@ -1088,4 +1088,4 @@ with pd.option_context("display.max_colwidth", None, "display.width", 250):
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells* runs this notebook top to
 # bottom without errors, and every `flaw N handled` line says `True`.
 #
-# Next: **09 · Analytics**, SQL questions over the event log in DuckDB.
+# Next: [09 · Analytics](09_analytics.ipynb), SQL questions over the event log in DuckDB.
