@@ -23,7 +23,12 @@ NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 EXERCISE_PATHS = sorted((NOTEBOOKS / "exercises").glob("*.ipynb"))
 
 # pip name -> conda-forge name, for the packages whose names differ. Add to it, never around it.
-CONDA_NAMES = {"duckdb": "python-duckdb"}
+CONDA_NAMES = {
+    "duckdb": "python-duckdb",
+    # anaconda.org/conda-forge/playwright-python: "Python version of the Playwright testing and
+    # automation library". Microsoft's own channel once published it as `playwright`.
+    "playwright": "playwright-python",
+}
 # Entries of environment.yml that are not among pyproject's dependencies.
 CONDA_ONLY = {"python", "pip"}
 # The one command that both README.md shows and .ci/run runs.
