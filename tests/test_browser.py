@@ -484,3 +484,13 @@ def test_the_snapshot_notebook_shows_its_plot_in_jupyterlab(
     assert width > 100 and height > 100, f"the plot image did not load: {width}x{height}"
     page.screenshot(path=artifacts / "05-plot.png")
     image.screenshot(path=artifacts / "05-plot-image.png")
+
+    # The reference figure beside it, a markdown image from docs/figures/: the server's root is
+    # the repository, so the notebook's `../docs/...` link reaches it.
+    reference = page.locator(".jp-MarkdownCell img[src*='05-load-times-reference.png']")
+    expect(reference).to_have_count(1)
+    reference.scroll_into_view_if_needed()
+    width, height = reference.evaluate(
+        "img => img.complete ? [img.naturalWidth, img.naturalHeight] : [0, 0]"
+    )
+    assert width > 100 and height > 100, f"the reference figure did not load: {width}x{height}"
