@@ -360,6 +360,19 @@ def link_base(path: Path) -> Path:
     return path.parent
 
 
+def markdown_of(path: Path, text: str) -> str:
+    """The markdown in a file: all of a .md, a notebook's markdown cells, a notebook source's
+    comment lines; nothing of other files (code such as `f[0](x)` is not a link)."""
+    if path.suffix == ".md":
+        return text
+    if path.suffix == ".ipynb":
+        cells = json.loads(text)["cells"]
+        return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    if path.suffix == ".py" and link_base(path) != path.parent:
+        return "\n".join(line for line in text.splitlines() if line.startswith("# "))
+    return ""
+
+
 def test_no_tracked_file_points_outside_the_repository() -> None:
     files = tracked_text_files()
     assert any(path.name == "README.md" for path in files), "git ls-files found no README.md"
@@ -368,9 +381,7 @@ def test_no_tracked_file_points_outside_the_repository() -> None:
         text = path.read_text(encoding="utf-8", errors="replace")
         name = path.relative_to(ROOT).as_posix()
         outside += [f"{name}: {m.group(0)!r}" for m in OUTSIDE.finditer(text)]
-        if path.suffix not in (".md", ".py", ".ipynb"):
-            continue
-        for match in LINK.finditer(text):
+        for match in LINK.finditer(markdown_of(path, text)):
             target = match["target"].split("#")[0]
             if not target or re.match(r"^[a-z]+:", target):
                 continue  # a web address, a mailto: or an anchor in the same page
