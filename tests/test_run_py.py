@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -127,7 +128,7 @@ def test_lab_lands_on_notebook_00_without_the_news_pop_up(repo: Path) -> None:
     assert "--LabApp.news_url=None" in command
     assert command[-1] == "--no-browser"
     env = load_run_py(ROOT).lab_environment()
-    config = Path(env["JUPYTER_CONFIG_PATH"].split(":")[0])
+    config = Path(env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0])
     overrides = json.loads((config / "labconfig" / "default_setting_overrides.json").read_text())
     assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
 
