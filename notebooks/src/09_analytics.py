@@ -584,5 +584,7 @@ store.close()
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells* runs this notebook top to
 # bottom without errors.
 #
-# This is the last notebook of the sequence. Next: ask the sample log a question of your own,
-# first in SQL, then in pandas with `esteach.events_frame(store)`, and compare the answers.
+# Your turn: ask the sample log a question of your own, first in SQL, then in pandas with
+# `esteach.events_frame(store)`, and compare the answers.
+#
+# Next: [11 · Deciders and process managers](11_deciders_and_process_managers.ipynb).
