@@ -294,13 +294,22 @@ class EventProcessor:
             return self._head() - self._position
 
     def wait_for_position(
-        self, position: int | None, timeout: float = 5.0, poll: float = 0.01
+        self,
+        position: int | None,
+        timeout: float = 5.0,
+        poll: float = 0.01,
+        *,
+        catch_up_here: bool = True,
     ) -> int:
-        """Catch up until the checkpoint reaches ``position`` (read your own writes).
+        """Wait until the checkpoint reaches ``position`` (read your own writes).
 
         Pass the position of the event you just wrote, e.g. ``result.position`` of a
         :class:`~esteach.commands.CommandResult` (``None``, nothing written, returns at once).
-        Raises :class:`ProjectionTimeout` after ``timeout`` seconds; returns the checkpoint.
+        By default the caller catches up itself while it waits. With ``catch_up_here=False`` it
+        only watches the checkpoint: for a read model that a background worker keeps up to
+        date (a thread running ``catch_up()`` in a loop), where the request must wait for the
+        worker, not do its work. Raises :class:`ProjectionTimeout` after ``timeout`` seconds;
+        returns the checkpoint.
         """
         if position is None:
             return self._position
@@ -309,7 +318,8 @@ class EventProcessor:
             raise InvalidInput(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         deadline = time.monotonic() + timeout
         while True:
-            self.catch_up()
+            if catch_up_here:
+                self.catch_up()
             if self._position >= position:
                 return self._position
             remaining = deadline - time.monotonic()
@@ -642,8 +652,10 @@ class Projection:
     def lag(self) -> int:
         return self.processor.lag()
 
-    def wait_for_position(self, position: int | None, timeout: float = 5.0) -> int:
-        return self.processor.wait_for_position(position, timeout)
+    def wait_for_position(
+        self, position: int | None, timeout: float = 5.0, *, catch_up_here: bool = True
+    ) -> int:
+        return self.processor.wait_for_position(position, timeout, catch_up_here=catch_up_here)
 
     def close(self) -> None:
         self.processor.close()

@@ -16,9 +16,10 @@ The browser is Debian's ``chromium`` package (Playwright's own browser downloads
 to install it: it is never skipped. Screenshots and the server's log are written to
 ``test-artifacts/browser/``, whose path the test prints.
 
-The server runs on the repository's ``notebooks/`` like `run.py lab`, but cannot change them:
-autosave is off, checkpoints go to a temporary folder, and the server's fixture fails at
-teardown if the notebooks' bytes changed all the same.
+The server runs as `run.py lab` runs it (the repository as Jupyter's root), but opens the tracked
+notebooks in ``notebooks/``, not a learner's working copies in ``workspace/`` (it makes none),
+and cannot change them: autosave is off, checkpoints go to a temporary folder, and the server's
+fixture fails at teardown if the notebooks' bytes changed all the same.
 """
 
 from __future__ import annotations
@@ -103,29 +104,20 @@ NOTEBOOK_STATE_JS = """() => {
 # --- the JupyterLab server, as `python3 run.py lab` starts it -----------------------------------
 
 
-def run_py_lab_command(extra: list[str]) -> list[str]:
-    """The command `python3 run.py lab EXTRA...` runs, taken from run.py itself.
+def run_py_lab_command(extra: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The command `python3 run.py lab EXTRA...` runs, and its environment, from run.py itself.
 
-    run.py's `lab` passes its command to `run`; here `run` only records it. The .venv's Python
-    is replaced by this one (the same interpreter under `run.py test`; in a conda environment
-    the environment's).
+    `run.py lab` also makes the working copies in workspace/; this takes only the command. The
+    .venv's Python is replaced by this one (the same interpreter under `run.py test`; in a
+    conda environment the environment's).
     """
     spec = importlib.util.spec_from_file_location("esteach_run_py", ROOT / "run.py")
     assert spec and spec.loader
     run_py = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(run_py)
-    recorded: list[list[str]] = []
-
-    def record(argv: list[str]) -> int:
-        recorded.append([str(arg) for arg in argv])
-        return 0
-
-    run_py.run = record
-    run_py.lab(extra)
-    assert len(recorded) == 1, f"run.py lab ran {recorded}, expected one command"
-    command = recorded[0]
+    command = [str(arg) for arg in run_py.lab_command(extra)]
     assert command[0] == str(run_py.PYTHON), command
-    return [sys.executable, *command[1:]]
+    return [sys.executable, *command[1:]], run_py.lab_environment()
 
 
 def free_port() -> int:
@@ -192,7 +184,7 @@ def lab(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / name).write_text(json.dumps(values), encoding="utf-8")
     port, token = free_port(), secrets.token_hex(16)
-    command = run_py_lab_command(
+    command, lab_env = run_py_lab_command(
         [
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
@@ -204,7 +196,7 @@ def lab(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         ]
     )
     env = {
-        **os.environ,
+        **lab_env,
         "ESTEACH_SIZE": "small",  # the heavy cells at test size, as under nbval
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
@@ -319,17 +311,18 @@ def page(browser: Browser, artifacts: Path, request: pytest.FixtureRequest) -> I
 
 
 def open_notebook(page: Page, lab: Lab, name: str) -> None:
-    """Open notebooks/NAME alone in JupyterLab and wait until its new kernel is ready.
+    """Open notebooks/NAME (the tracked copy) alone in JupyterLab; wait until its kernel is ready.
 
     `reset` starts from an empty workspace, so the notebooks an earlier page had open do not
     come back (with their kernels' status in the status bar).
     """
-    page.goto(lab.url(f"lab/tree/{name}", query="reset"))
+    path = f"notebooks/{name}"  # the server's root is the repository
+    page.goto(lab.url(f"lab/tree/{path}", query="reset"))
     page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
     # The toolbar's indicator says "idle" once before the kernel even starts, so first ask the
     # server: a session for this notebook, its kernel idle, and the page connected to it.
     deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while not lab.kernel_ready(name):
+    while not lab.kernel_ready(path):
         if time.monotonic() > deadline:
             pytest.fail(f"{name}: no idle kernel connected to it within {SERVER_START_TIMEOUT} s")
         time.sleep(0.2)
@@ -491,3 +484,13 @@ def test_the_snapshot_notebook_shows_its_plot_in_jupyterlab(
     assert width > 100 and height > 100, f"the plot image did not load: {width}x{height}"
     page.screenshot(path=artifacts / "05-plot.png")
     image.screenshot(path=artifacts / "05-plot-image.png")
+
+    # The reference figure beside it, a markdown image from docs/figures/: the server's root is
+    # the repository, so the notebook's `../docs/...` link reaches it.
+    reference = page.locator(".jp-MarkdownCell img[src*='05-load-times-reference.png']")
+    expect(reference).to_have_count(1)
+    reference.scroll_into_view_if_needed()
+    width, height = reference.evaluate(
+        "img => img.complete ? [img.naturalWidth, img.naturalHeight] : [0, 0]"
+    )
+    assert width > 100 and height > 100, f"the reference figure did not load: {width}x{height}"

@@ -126,6 +126,18 @@ def test_plot_has_one_line_per_strategy_in_every_panel(frame: pd.DataFrame) -> N
     assert figure.get_suptitle()
 
 
+def test_plot_shares_each_rows_y_axis_between_stores_and_tells_lines_apart(
+    frame: pd.DataFrame,
+) -> None:
+    figure = plot_loads(frame)
+    seconds_in_memory, seconds_duckdb, read_in_memory, read_duckdb = figure.get_axes()
+    assert seconds_in_memory.get_shared_y_axes().joined(seconds_in_memory, seconds_duckdb)
+    assert read_in_memory.get_shared_y_axes().joined(read_in_memory, read_duckdb)
+    assert not seconds_in_memory.get_shared_y_axes().joined(seconds_in_memory, read_in_memory)
+    looks = {(line.get_marker(), line.get_linestyle()) for line in seconds_in_memory.get_lines()}
+    assert len(looks) == len(STRATEGIES), looks
+
+
 def test_plot_of_events_read_only(frame: pd.DataFrame) -> None:
     figure = plot_loads(frame, ["events_read"])
     assert len(figure.get_axes()) == len(STORES)
@@ -140,3 +152,19 @@ def test_plot_refuses_an_unknown_quantity(frame: pd.DataFrame) -> None:
 def test_measure_refuses_zero_repeats() -> None:
     with pytest.raises(ValueError, match="repeats"):
         measure_loads(InMemoryEventStore, [10], repeats=0)
+
+
+def test_time_facts_compare_lengths_without_a_tail() -> None:
+    # A snapshot load at 1,050 events reads a tail of 50 and is slower than one at 1,000; the
+    # "flat" fact must not take that tail for growth with the stream's length.
+    rows = []
+    for length, tail_cost in ((10, 0.0), (1_000, 0.0), (1_050, 50.0)):
+        for strategy, seconds, read in (
+            ("full replay", length * 1.0, length),
+            ("snapshot", 1.0 + tail_cost, length % 100 if length >= 100 else length),
+            ("cache hit", 1.0, 0),
+        ):
+            rows.append(("s", strategy, length, "x", seconds * 1e-6, read))
+    summary = shape_summary(pd.DataFrame(rows, columns=COLUMNS), interval=100)
+    assert summary.loc["snapshot load time stays flat (< 3x)", "s"]
+    assert summary.loc["full replay time grows with length (> 3x)", "s"]

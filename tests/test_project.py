@@ -23,7 +23,12 @@ NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 EXERCISE_PATHS = sorted((NOTEBOOKS / "exercises").glob("*.ipynb"))
 
 # pip name -> conda-forge name, for the packages whose names differ. Add to it, never around it.
-CONDA_NAMES = {"duckdb": "python-duckdb"}
+CONDA_NAMES = {
+    "duckdb": "python-duckdb",
+    # anaconda.org/conda-forge/playwright-python: "Python version of the Playwright testing and
+    # automation library". Microsoft's own channel once published it as `playwright`.
+    "playwright": "playwright-python",
+}
 # Entries of environment.yml that are not among pyproject's dependencies.
 CONDA_ONLY = {"python", "pip"}
 # The one command that both README.md shows and .ci/run runs.
@@ -234,11 +239,14 @@ def test_notebook_cells_are_what_its_source_builds(path: Path) -> None:
     tool = load_build_tool()
     source = NOTEBOOKS / "src" / f"{path.stem}.py"
     expected = [
-        (cell.kind, cell.source)
+        (cell.kind, cell.source, list(cell.tags))
         for cell in tool.parse_source(source.read_text(encoding="utf-8"), source.name)
     ]
     stored = json.loads(path.read_text(encoding="utf-8"))
-    found = [(cell["cell_type"], "".join(cell["source"])) for cell in stored["cells"]]
+    found = [
+        (cell["cell_type"], "".join(cell["source"]), cell["metadata"].get("tags", []))
+        for cell in stored["cells"]
+    ]
     assert found == expected, (
         f"{path.name} differs from notebooks/src/{source.name}; edit the source, then run "
         f"`python3 run.py notebooks {path.stem}`"
@@ -250,6 +258,11 @@ def test_every_code_cell_has_been_run_top_to_bottom(path: Path) -> None:
     stored = json.loads(path.read_text(encoding="utf-8"))
     code_cells = [cell for cell in stored["cells"] if cell["cell_type"] == "code"]
     counts = [cell.get("execution_count") for cell in code_cells]
+    if path.stem in load_build_tool().UNRUN:
+        # Built (so it runs), but stored as a learner should first see it: nothing printed yet.
+        shown = [(cell.get("execution_count"), cell.get("outputs")) for cell in code_cells]
+        assert shown == [(None, [])] * len(code_cells), f"{path.name} shows outputs: {shown}"
+        return
     assert counts == list(range(1, len(counts) + 1)), (
         f"{path.name} was not run top to bottom in one kernel (execution counts {counts}); "
         f"run `python3 run.py notebooks {path.stem}`"
@@ -265,10 +278,44 @@ def test_every_checked_cell_has_a_stored_output_to_check_against(path: Path) -> 
         i
         for i, cell in enumerate(stored["cells"])
         if cell["cell_type"] == "code"
-        and "".join(cell["source"]).lstrip().startswith("# NBVAL_CHECK_OUTPUT")
+        and "nbval-check-output" in cell["metadata"].get("tags", [])
         and not cell.get("outputs")
     ]
     assert not empty, f"{path.name}: checked cells {empty} have no stored output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda path: path.name)
+def test_a_learner_sees_no_nbval_comments_only_tags(path: Path) -> None:
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    shown = [
+        line
+        for cell in stored["cells"]
+        if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines()
+        if line.strip().startswith("# NBVAL_")
+    ]
+    assert not shown, f"{path.name} shows nbval comments {shown}; rebuild it"
+
+
+def test_nbval_comments_in_a_source_become_the_tags_nbval_reads() -> None:
+    tool = load_build_tool()
+    source = "".join(f"# %%\n{marker}\nx = 1\n" for marker in tool.MARKER_TAGS)
+    cells = tool.parse_source(source)
+    assert [(cell.source, cell.tags) for cell in cells] == [
+        ("x = 1", ("nbval-check-output",)),
+        ("x = 1", ("nbval-ignore-output",)),
+        ("x = 1", ("nbval-skip",)),
+        ("x = 1", ("raises-exception",)),
+    ]
+    notebook = tool.notebook_from_cells(cells)
+    assert [cell.metadata["tags"] for cell in notebook.cells] == [
+        [tag]
+        for tag in ["nbval-check-output", "nbval-ignore-output", "nbval-skip", "raises-exception"]
+    ]
+    # The tags are the ones the installed nbval honours, not names made up here.
+    from nbval.plugin import metadata_tags
+
+    assert set(tool.MARKER_TAGS.values()) <= set(metadata_tags)
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=lambda path: path.name)
@@ -281,3 +328,96 @@ def test_every_notebook_states_goals_a_time_box_a_recap_and_a_quiz(path: Path) -
         if path.stem.startswith("00") and part in ("Recap", "Quiz"):
             continue  # the setup check is a checklist, not a lesson
         assert part in prose, f"{path.name} lacks {part!r}"
+
+
+# A path into the project's notes, which learners do not have, or an absolute path on the
+# machine the kit was built on (both spelt in pieces, so that this file does not match itself).
+OUTSIDE = re.compile(r"(?<![\w-])(?:\.\./)*" + "shared" + r"/|(?<![\w.])/" + "work/")
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+REFERENCE_DESIGN = "../docs/reference-design.md"
+
+
+def tracked_text_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    files = []
+    for name in filter(None, listed.split("\0")):
+        path = ROOT / name
+        if not path.is_file():
+            continue  # deleted in the work tree, not yet in the index
+        data = path.read_bytes()
+        if b"\0" not in data[:8192]:
+            files.append(path)
+    return files
+
+
+def link_base(path: Path) -> Path:
+    """The folder a relative link in ``path`` is read from: a notebook source's links are
+    followed from the notebook it builds (notebooks/ or notebooks/exercises/)."""
+    if path.parent.name == "src" and path.parent.parent.name in ("notebooks", "exercises"):
+        return path.parent.parent
+    return path.parent
+
+
+def markdown_of(path: Path, text: str) -> str:
+    """The markdown in a file: all of a .md, a notebook's markdown cells, a notebook source's
+    comment lines; nothing of other files (code such as `f[0](x)` is not a link)."""
+    if path.suffix == ".md":
+        return text
+    if path.suffix == ".ipynb":
+        cells = json.loads(text)["cells"]
+        return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    if path.suffix == ".py" and link_base(path) != path.parent:
+        return "\n".join(line for line in text.splitlines() if line.startswith("# "))
+    return ""
+
+
+def test_no_tracked_file_points_outside_the_repository() -> None:
+    files = tracked_text_files()
+    assert any(path.name == "README.md" for path in files), "git ls-files found no README.md"
+    outside, broken = [], []
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        name = path.relative_to(ROOT).as_posix()
+        outside += [f"{name}: {m.group(0)!r}" for m in OUTSIDE.finditer(text)]
+        for match in LINK.finditer(markdown_of(path, text)):
+            target = match["target"].split("#")[0]
+            if not target or re.match(r"^[a-z]+:", target):
+                continue  # a web address, a mailto: or an anchor in the same page
+            resolved = (link_base(path) / target).resolve()
+            if not resolved.is_relative_to(ROOT) or not resolved.exists():
+                broken.append(f"{name}: ({match['target']})")
+    assert not outside, f"paths outside the repository (learners do not have them): {outside}"
+    assert not broken, f"relative links to nothing in the repository: {broken}"
+
+
+def test_the_link_checks_catch_what_they_are_for() -> None:
+    assert OUTSIDE.search("see " + "../" + "shared" + "/reviews/x.md")
+    assert OUTSIDE.search("in `" + "shared" + "/reference/`")
+    assert not OUTSIDE.search("a shared y-axis, pre-shared/secret")
+    source = ROOT / "notebooks" / "src" / "01_x.py"
+    assert link_base(source) == ROOT / "notebooks"
+    assert (link_base(source) / REFERENCE_DESIGN).resolve() == ROOT / "docs" / "reference-design.md"
+
+
+@pytest.mark.parametrize(
+    "path", sorted((NOTEBOOKS / "src").glob("*.py")), ids=lambda path: path.name
+)
+def test_every_lesson_links_to_the_reference_design(path: Path) -> None:
+    assert (ROOT / "docs" / "reference-design.md").exists()
+    assert f"]({REFERENCE_DESIGN})" in path.read_text(encoding="utf-8"), (
+        f"{path.name} should link to the reference design: [...]({REFERENCE_DESIGN})"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS[:-1], ids=lambda path: path.name)
+def test_every_lesson_links_to_the_next_one_and_to_its_exercises(path: Path) -> None:
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    last = "".join(stored["cells"][-1]["source"])
+    following = NOTEBOOK_PATHS[NOTEBOOK_PATHS.index(path) + 1].name
+    assert f"]({following})" in last, f"{path.name} ends without a link to {following}"
+    exercises = [p.name for p in EXERCISE_PATHS if p.stem.startswith(path.stem[:2] + "_")]
+    learner = [name for name in exercises if name.endswith("_learner.ipynb")]
+    for name in learner:
+        assert f"](exercises/{name})" in last, f"{path.name} ends without a link to {name}"

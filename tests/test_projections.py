@@ -419,6 +419,33 @@ def test_wait_for_position_sees_events_appended_while_it_waits(
         writer.join()
 
 
+def test_wait_for_position_can_wait_for_a_background_worker_instead_of_catching_up(
+    store: EventStore, users: CommandProcessor[User]
+) -> None:
+    model = UserQueryModel(store)
+    result = users.process_command(CreateUser("ada", "ada@example.com", "Ada"))
+    # Nobody runs the projection: watching the checkpoint alone never gets there.
+    with pytest.raises(ProjectionTimeout):
+        model.wait_for_position(result.position, timeout=0.05, catch_up_here=False)
+    assert model.lag() == 1, "the waiting caller caught up although told not to"
+
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            model.catch_up()
+            stop.wait(0.01)
+
+    background = threading.Thread(target=worker)
+    background.start()
+    try:
+        assert model.wait_for_position(result.position, catch_up_here=False) == 1
+        assert model.get_user("ada") is not None
+    finally:
+        stop.set()
+        background.join()
+
+
 def test_wait_for_position_times_out_clearly(
     store: EventStore, users: CommandProcessor[User]
 ) -> None:

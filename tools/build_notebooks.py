@@ -6,9 +6,14 @@ NAMES are source names with or without `.py` (`00_setup_check`); none means all 
 
 A source is percent-format Python. `# %%` starts a code cell and `# %% [markdown]` a markdown
 cell, whose lines are markdown behind `# ` (a bare `#` is an empty line). A code cell may open
-with nbval comments such as `# NBVAL_CHECK_OUTPUT`; they stay in the cell, where nbval reads
-them, and `# NBVAL_RAISES_EXCEPTION` also tags the cell so the build expects its error.
-Blank lines around cells are dropped, and so are empty cells.
+with nbval's comments, `# NBVAL_CHECK_OUTPUT`, `# NBVAL_IGNORE_OUTPUT`, `# NBVAL_SKIP` or
+`# NBVAL_RAISES_EXCEPTION`: the notebook shows learners the code without them, and carries
+each as the cell-metadata tag nbval reads instead (`nbval-check-output`, ...,
+`raises-exception`, which also tells the build to expect the cell's error). Blank lines around
+cells are dropped, and so are empty cells.
+
+The notebooks in `UNRUN` are run by the build, to prove they work, but stored without outputs,
+so that what a learner sees in them is what their own run printed.
 """
 
 from __future__ import annotations
@@ -36,6 +41,18 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+# nbval's comment markers and the cell tags it honours instead (nbval/plugin.py: its
+# `metadata_tags` are the comments lower-cased with `-`; `raises-exception` is also nbclient's).
+MARKER_TAGS = {
+    "# NBVAL_CHECK_OUTPUT": "nbval-check-output",
+    "# NBVAL_IGNORE_OUTPUT": "nbval-ignore-output",
+    "# NBVAL_SKIP": "nbval-skip",
+    "# NBVAL_RAISES_EXCEPTION": "raises-exception",
+}
+# Stored without outputs: the setup check, whose `ok` lines must come from the learner's run.
+UNRUN = {"00_setup_check"}
+
+
 class SourceError(ValueError):
     """A notebook source that does not follow the percent format described above."""
 
@@ -44,22 +61,44 @@ class SourceError(ValueError):
 class Cell:
     kind: Literal["code", "markdown"]
     source: str
+    tags: tuple[str, ...] = ()
+
+
+def marker_tags(source: str) -> tuple[str, tuple[str, ...]]:
+    """A code cell's source without nbval's comment lines, and the tags that stand for them.
+
+    >>> marker_tags("# NBVAL_CHECK_OUTPUT\\nprint(1)")
+    ('print(1)', ('nbval-check-output',))
+    """
+    kept, tags = [], []
+    for line in source.splitlines():
+        tag = MARKER_TAGS.get(line.strip())
+        if tag is None:
+            kept.append(line)
+        elif tag not in tags:
+            tags.append(tag)
+    return "\n".join(kept).strip("\n"), tuple(tags)
 
 
 def parse_source(text: str, name: str = "<source>") -> list[Cell]:
     """Split a percent-format source into cells.
 
-    >>> parse_source("# %% [markdown]\\n# # Title\\n\\n# %%\\nprint(1)\\n")
-    [Cell(kind='markdown', source='# Title'), Cell(kind='code', source='print(1)')]
+    >>> source = "# %% [markdown]\\n# # Title\\n\\n# %%\\n# NBVAL_SKIP\\nprint(1)\\n"
+    >>> for cell in parse_source(source):
+    ...     print(cell)
+    Cell(kind='markdown', source='# Title', tags=())
+    Cell(kind='code', source='print(1)', tags=('nbval-skip',))
     """
     cells: list[Cell] = []
     kind: Literal["code", "markdown"] | None = None
     lines: list[str] = []
 
     def close_cell() -> None:
-        source = "\n".join(lines).strip("\n")
+        source, tags = "\n".join(lines).strip("\n"), ()
+        if kind == "code":
+            source, tags = marker_tags(source)
         if kind is not None and source.strip():
-            cells.append(Cell(kind, source))
+            cells.append(Cell(kind, source, tags))
         lines.clear()
 
     for number, line in enumerate(text.splitlines(), start=1):
@@ -99,8 +138,8 @@ def notebook_from_cells(cells: list[Cell]) -> nbformat.NotebookNode:
             notebook.cells.append(nbformat.v4.new_markdown_cell(cell.source, id=cell_id))
             continue
         code: nbformat.NotebookNode = nbformat.v4.new_code_cell(cell.source, id=cell_id)
-        if "# NBVAL_RAISES_EXCEPTION" in cell.source.splitlines():
-            code.metadata["tags"] = ["raises-exception"]
+        if cell.tags:
+            code.metadata["tags"] = list(cell.tags)
         notebook.cells.append(code)
     return notebook
 
@@ -135,6 +174,10 @@ def build(source: Path, timeout: int) -> bool:
     notebook = notebook_from_cells(parse_source(source.read_text(encoding="utf-8"), source.name))
     execute(notebook, timeout)
     strip_volatile(notebook)
+    if source.stem in UNRUN:
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
     nbformat.validate(notebook)
     text = nbformat.writes(notebook).rstrip("\n") + "\n"
     if target.exists() and target.read_text(encoding="utf-8") == text:

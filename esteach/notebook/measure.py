@@ -238,15 +238,19 @@ def shape_summary(frame: pd.DataFrame, *, interval: int = 100, factor: float = 3
     The events-read facts are exact. The time facts compare medians generously: at the
     longest stream against the shortest, more than ``factor`` times slower is "grows" and less
     than ``factor`` times is "stays flat"; and at the longest stream snapshot and cache loads
-    must beat full replay. They are meant for lengths at least 100 times apart. From 10 to
-    1,000 events on a busy two-core machine, full replay on DuckDB grew 7 to 15 times and was
-    3 to 13 times slower than a snapshot load, while the flat loads stayed within 0.4 to 2
-    times: the facts hold with room to spare.
+    must beat full replay. They compare only lengths with no tail to read after a snapshot
+    (multiples of ``interval``, and lengths below it, which have no snapshot yet), so that a
+    tail measured at other lengths does not pass for growth. They are meant for lengths at
+    least 100 times apart, better 1,000: a 10-event load on DuckDB is mostly the cost of its
+    query, and on a busy two-core machine (December 2026) full replay grew only about 3 times
+    from 10 to 1,000 events, so "grows" sometimes failed; from 10 to 10,000 it held in every
+    run (notebook 05 measures up to 10,000 events at test size).
     """
     facts: dict[str, dict[str, bool]] = {}
     for store, rows in frame.groupby("store", sort=True):
         read = {s: rows[rows["strategy"] == s] for s in STRATEGIES}
-        full, snapshot, cache = (_seconds(rows, s) for s in STRATEGIES)
+        no_tail = rows[(rows["length"] % interval == 0) | (rows["length"] < interval)]
+        full, snapshot, cache = (_seconds(no_tail, s) for s in STRATEGIES)
         x = f"{factor:g}x"
         facts[str(store)] = {
             "full replay reads every event": bool(
@@ -283,28 +287,27 @@ def plot_loads(frame: pd.DataFrame, quantities: Sequence[str] = QUANTITIES) -> F
         raise InvalidInput(f"quantities must be some of {QUANTITIES}, got {tuple(quantities)}")
     stores = sorted(frame["store"].unique())
     figure = plt.figure(figsize=(4.8 * len(stores), 3.4 * len(quantities)), layout="constrained")
-    axes = figure.subplots(len(quantities), len(stores), squeeze=False)
+    # One y-axis per row, shared by the stores, so that their panels compare at a glance.
+    axes = figure.subplots(len(quantities), len(stores), squeeze=False, sharey="row")
     labels = {
         "seconds": "seconds per load (median)",
         "events_read": "events read per load",
     }
+    # Snapshot and cache lines can lie on each other (both at 0 events, or both a few
+    # microseconds): a large hollow square around a small triangle, and a line style of
+    # their own, keep both visible.
+    styles = {
+        "full replay": {"marker": "o", "markersize": 6, "linestyle": "-"},
+        "snapshot": {"marker": "s", "markersize": 10, "linestyle": "--", "fillstyle": "none"},
+        "cache hit": {"marker": "^", "markersize": 5, "linestyle": ":"},
+    }
     for row, quantity in enumerate(quantities):
         for column, store in enumerate(stores):
             ax = axes[row][column]
-            # Snapshot and cache lines can lie on each other (both at 0 events): the larger
-            # square behind the smaller triangle keeps both visible.
-            styles = {"full replay": ("o", 6), "snapshot": ("s", 9), "cache hit": ("^", 5)}
             for strategy in STRATEGIES:
                 rows = frame[(frame["store"] == store) & (frame["strategy"] == strategy)]
                 rows = rows.sort_values("length")
-                marker, markersize = styles[strategy]
-                ax.plot(
-                    rows["length"],
-                    rows[quantity],
-                    marker=marker,
-                    markersize=markersize,
-                    label=strategy,
-                )
+                ax.plot(rows["length"], rows[quantity], label=strategy, **styles[strategy])
             ax.set_xscale("log")
             if quantity == "seconds":
                 ax.set_yscale("log")

@@ -1,7 +1,6 @@
 """``DuckDBEventStore``: the event log in a DuckDB table, on a file or in memory.
 
-How it stays fast and correct (each choice measured, see ``shared/duckdb-facts.md`` in the
-project's notes):
+How it stays fast and correct (each choice was measured when it was made):
 
 * One command's append is **one INSERT statement**, so one transaction: its rows carry the
   versions ``expected + 1 ...``; the primary key ``(aggregate_id, version)`` rejects them if

@@ -1,11 +1,20 @@
 # %% [markdown]
 # # 00 · Setup check
 #
-# **Time box:** 5 minutes · **You will:** confirm that Python, the `esteach` package, DuckDB,
+# **Time box:** 10 minutes · **You will:** confirm that Python, the `esteach` package, DuckDB,
 # pandas, matplotlib and ipywidgets all work in this JupyterLab, and run one command end to end.
 #
-# Run the cells from top to bottom (Shift+Enter, or *Run → Run All Cells*). Every check prints
-# `ok`; if one does not, its message says what to fix.
+# Run the cells from top to bottom (Shift+Enter, or *Run → Run All Cells*). Nothing below has
+# printed anything yet: what you see after running is this machine's answer. Every check prints
+# `ok`; if one does not, the cell stops with a message that says what to fix.
+#
+# (The first `python3 run.py lab` or `python3 run.py setup` installs everything into `.venv/`,
+# which takes a minute or more; later starts take a second. If you opened JupyterLab with
+# `python3 run.py lab`, this is your own working copy in `workspace/`, and `START_HERE.ipynb`
+# beside it lists every lesson and exercise.)
+#
+# esteach is built from a design document, the *reference design*; the lessons point out its
+# 14 flaws as they go. [docs/reference-design.md](../docs/reference-design.md) summarises it.
 
 # %% [markdown]
 # ## 1. The tools
@@ -14,7 +23,6 @@
 # written by 2.0 cannot be opened by 1.x, so the version is pinned).
 
 # %%
-# NBVAL_CHECK_OUTPUT
 import sys
 
 import duckdb
@@ -33,7 +41,9 @@ checks = {
     "esteach": esteach.__version__ == "0.1.0",
 }
 for name, ok in checks.items():
-    print(f"{name:<16} {'ok' if ok else 'NOT OK: reinstall with `python3 run.py setup`'}")
+    print(f"{name:<16} {'ok' if ok else 'NOT OK'}")
+if not all(checks.values()):
+    raise RuntimeError("a check is NOT OK: delete .venv/ and run `python3 run.py setup` again")
 
 # %% [markdown]
 # ## 2. One command, end to end
@@ -44,7 +54,6 @@ for name, ok in checks.items():
 # numbers each user's events 1, 2, 3.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 from datetime import UTC, datetime, timedelta
 
 from esteach import CommandProcessor, InMemoryEventStore, SeededIds, StepClock
@@ -66,7 +75,6 @@ pd.DataFrame(
 # Replaying those two events rebuilds the user's current state:
 
 # %%
-# NBVAL_CHECK_OUTPUT
 users.load("ada")
 
 # %% [markdown]
@@ -76,7 +84,6 @@ users.load("ada")
 # straight away.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 from esteach import DuckDBEventStore
 
 duck = DuckDBEventStore(":memory:", clock=clock, ids=SeededIds(2))
@@ -95,7 +102,9 @@ import matplotlib.pyplot as plt
 
 fig, ax = plt.subplots(figsize=(4, 2))
 ax.bar(["ada", "grace"], [store.stream_version("ada"), duck.stream_version("grace")])
+ax.set_title("events per user")
 ax.set_ylabel("events")
+ax.yaxis.get_major_locator().set_params(integer=True)  # counts: no 0.5 events
 plt.show()
 
 # %%
@@ -105,4 +114,4 @@ ipywidgets.IntSlider(value=1, min=1, max=2, description="version")
 # ## You are ready
 #
 # Every check above printed `ok`, two users exist, the plot and the slider showed.
-# Next: **01 · Commands and events**.
+# Next: [01 · Commands and events](01_commands_and_events.ipynb).

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 01 · Commands and events
 #
-# **Time box:** 25 minutes · **You will:**
+# **Time box:** 45 minutes · **You will:**
 #
 # - tell a **command** (a request, which may be rejected) from an **event** (a fact, which
 #   already happened);
@@ -13,6 +13,9 @@
 # - recognise the same pattern in a second domain, a bank account.
 #
 # Run the cells from top to bottom. The prose before each cell says what to look for.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## 1. Two kinds of message
@@ -36,8 +39,9 @@
 # Keeping the two apart is what makes the log the truth: state is only ever the result of
 # applying events, so applying the same events again always rebuilds the same state.
 #
-# The `User` here is the one from the reference design this kit is built from (see
-# `shared/reference/`), with its flaws fixed. This notebook points out the first four of them.
+# The `User` here is the one from the reference design this kit is built from (summarised in
+# [docs/reference-design.md](../docs/reference-design.md)), with its flaws fixed. This notebook
+# points out the first four of them.
 
 # %% [markdown]
 # ## 2. Commands
@@ -425,7 +429,7 @@ class Counter(SloppyCounter):
 given(Incremented(), aggregate=Counter).when(Increment("c-1")).then(Incremented())
 
 # %% [markdown]
-# ## 11. The same pattern, another domain
+# ## 11. Optional: the same pattern, another domain
 #
 # Nothing above is special to users. `esteach.domains.account` has a `BankAccount` with the
 # same two halves. Its money is counted in **integer cents** (`10_000` is 100.00), because
@@ -522,4 +526,6 @@ print("ok  ... and not one cent more")
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells*; every cell should run
 # without an error.
 #
-# Next: **02 · The event store**.
+# **Exercises for this lesson:** [01_exercises_commands_and_events_learner](exercises/01_exercises_commands_and_events_learner.ipynb).
+#
+# Next: [02 · The event store](02_the_event_store.ipynb).

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 02 · The event store
 #
-# **Time box:** 30 minutes · **You will:**
+# **Time box:** 55 minutes · **You will:**
 #
 # - append events to streams and see the store number them: a **version** per stream, a
 #   **global position** over the whole store, a commit **timestamp**;
@@ -15,6 +15,9 @@
 # - bulk-import a large log.
 #
 # Run the cells from top to bottom. The prose before each cell says what to look for.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## 1. An append-only log of streams
@@ -303,7 +306,12 @@ table(store.get_events_since(datetime(2024, 1, 1, 9, 3, tzinfo=UTC)))
 # %% [markdown]
 # `read_all(from_position)`: the whole log in global order. A reader that has handled
 # everything up to position `p` (its **checkpoint**) continues with `read_all(p + 1)`: here a
-# reader that stopped at 6 gets exactly the events after it.
+# reader that stopped at 6 gets exactly the events after it. That this skips nothing is a
+# promise of *this* store: it hands out positions under one writer lock, so position 7 is
+# never committed after position 8. Stores that draw positions from a sequence shared by
+# concurrent transactions (a PostgreSQL `bigserial`, for instance) can commit 8 before 7, and
+# a reader that moved past 8 skips 7 for good unless it reads only up to a "high-water mark"
+# below which no transaction is still open.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -514,7 +522,7 @@ events_frame(app_store)[
 ]
 
 # %% [markdown]
-# ## 10. Bulk import
+# ## 10. Optional: bulk import
 #
 # Appending one command at a time is how a live system writes. To load a ready-made log (a
 # sample data set, a copy of another store) `bulk_import` takes recorded events and inserts
@@ -662,7 +670,8 @@ for name, ok in checks.items():
 #
 # <details><summary>Answer</summary>
 #
-# `read_all(121)`: positions are inclusive and unique, so nothing is skipped or repeated.
+# `read_all(121)`: positions are inclusive and unique, and this store commits them in order,
+# so nothing is skipped or repeated.
 # Timestamps are not unique (all events of one append share one), so reading from event
 # 120's timestamp would repeat events, and reading after it could skip events committed in
 # the same instant.
@@ -683,4 +692,6 @@ for name, ok in checks.items():
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells*; every cell should run
 # without an error.
 #
-# Next: **03 · Replay and projections**.
+# **Exercises for this lesson:** [02_exercises_the_event_store_learner](exercises/02_exercises_the_event_store_learner.ipynb).
+#
+# Next: [03 · Replay and projections](03_replay_and_projections.ipynb).

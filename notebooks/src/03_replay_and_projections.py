@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 03 · Replay and projections (the CQRS read side)
 #
-# **Time box:** 35 minutes · **You will:**
+# **Time box:** 70 minutes · **You will:**
 #
 # - say why queries get a **read model** of their own, apart from the log (CQRS);
 # - write a **projection** by hand, as a function of the log, and keep it up to date;
@@ -17,6 +17,9 @@
 #   projected from the sample log with its old-schema events.
 #
 # Run the cells from top to bottom. The prose before each cell says what to look for.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## 1. Two sides: commands write the log, queries read a model
@@ -264,6 +267,14 @@ names_view.query("SELECT * FROM names ORDER BY id")
 # early. A projection is **idempotent** if applying an event again changes nothing. The
 # checkpoint makes that so: an event at or below it is skipped. Deliver the very first event
 # again, look at `False` (not applied), the `skipped` counter, and the table.
+#
+# This rests on one assumption: events arrive **in order of position**, as `read_all` hands
+# them out. A message queue that may deliver position 7 before 6 breaks it: 7 moves the
+# checkpoint, and 6, arriving late, looks like a duplicate and is skipped for good. That is
+# why esteach refuses an event further ahead than the next position (the last cell of this
+# section) instead of applying it. A consumer of such a queue must put events back in order
+# first (buffer them by position), or remember the ids of the events it has applied and skip
+# by id instead of by checkpoint.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -344,6 +355,9 @@ print("after catch_up:  ", model.get_user("alan").email, "| lag:", model.lag())
 # the request that wrote waits until the read model has reached the position of its last
 # event: `wait_for_position(result.position)`. It returns the checkpoint. A command that
 # changed nothing has `position = None`, and waiting for it returns at once.
+#
+# No worker runs yet in this notebook, so here `wait_for_position` does the catching up
+# itself, in the caller, while it waits. A real background worker comes after the timeout.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -369,6 +383,55 @@ try:
     model.wait_for_position(99, timeout=0.05)
 except ProjectionTimeout as error:
     print(f"{type(error).__name__}: {error}")
+
+# %% [markdown]
+# Now a **real background worker**: a thread that does what a projection service does all
+# day, catch up, then sleep a little, and again. The request writes, then waits for the
+# *worker* to reach its position: `catch_up_here=False` tells `wait_for_position` to watch
+# the checkpoint and not do the worker's job. Which of the worker's rounds picks the event up
+# depends on timing, so the cell prints only what must hold every time: the worker reached
+# the write, and the read model answers with the new email.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import threading
+
+stop = threading.Event()
+
+
+def projection_worker():
+    """The read side's background worker: catch up, wait 10 ms, repeat until stopped."""
+    while not stop.is_set():
+        model.catch_up()
+        stop.wait(0.01)
+
+
+worker = threading.Thread(target=projection_worker, name="users-projection")
+worker.start()
+try:
+    # The request: write, wait for the worker to project it, then read.
+    result = users.process_command(ChangeEmail("katherine", "katherine@nasa.example"))
+    reached = model.wait_for_position(result.position, timeout=5, catch_up_here=False)
+    print("the worker reached the write:", reached >= result.position)
+    print("read model says:", model.get_user("katherine").email)
+finally:
+    stop.set()
+    worker.join()
+print("worker stopped:", not worker.is_alive())
+
+# %% [markdown]
+# Waiting is one way to read your own writes, and it makes the request as slow as the
+# projection. Two others are common:
+#
+# - **Return the new state from the command.** The write side has just decided and applied
+#   the events, so it knows the aggregate's new state; the request shows that (or the
+#   `CommandResult`'s version and position) and reads nothing from the read model. This
+#   serves the writer's own screen, not a list or a search that other events also feed.
+# - **A version token.** The write returns its position to the client (in a header or a
+#   cookie), and the client sends it with its next read. A read-side server answers only once
+#   its checkpoint has reached that token, or says "not yet, retry". That is
+#   `wait_for_position` spread across requests and servers, and it lets the read side scale
+#   out without losing the guarantee.
 
 # %% [markdown]
 # ## 8. A handler that fails
@@ -527,7 +590,7 @@ for page, page_size in [(0, 20), (1, 101)]:
         print(f"page={page}, page_size={page_size}: {type(error).__name__}: {error}")
 
 # %% [markdown]
-# ## 10. The sample log: users and balances
+# ## 10. Optional: the sample log, users and balances
 #
 # `data/sample_events.jsonl` holds 3,311 events: 600 users and 230 bank accounts over twelve
 # weeks (notebook 04 and `data/README.md` describe it). `load_sample` bulk-imports it. Any
@@ -785,4 +848,6 @@ print(
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells*; every cell should run
 # without an error.
 #
-# Next: **04 · Time travel**.
+# **Exercises for this lesson:** [03_exercises_projections_learner](exercises/03_exercises_projections_learner.ipynb).
+#
+# Next: [04 · Time travel](04_time_travel.ipynb).

@@ -1,10 +1,10 @@
 # %% [markdown]
 # # 04 · Time travel
 #
-# **Time box:** 25 minutes · **You will:**
+# **Time box:** 45 minutes · **You will:**
 #
-# - see why an event log can answer "what was true then?", and a table of current state
-#   cannot;
+# - see why an event log can answer "what had we recorded by then?", and a table of current
+#   state cannot; and how that differs from "what was true then?";
 # - rebuild a user as it was after its N-th event, `state_at(version=N)`, and as it was at a
 #   moment, `state_at(at=moment)`;
 # - learn the rule for moments: **the last event at or before the moment** counts, and before
@@ -16,6 +16,9 @@
 # - answer an audit question and double-check the answer.
 #
 # Run the cells from top to bottom. The prose before each cell says what to look for.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## 1. Theory: the past is not lost
@@ -118,7 +121,7 @@ except InvalidInput as error:
 # before `moment`**. Read the table row by row:
 #
 # - 29 February is **before the first event**: version 0, Ada does not exist yet. No error:
-#   "she did not exist" is the true answer to "what was true then?";
+#   "she did not exist" is the true answer to "what had been recorded by then?";
 # - 1 March at 08:59:59 is one second before her sign-up: still version 0;
 # - 1 March at 09:00:00 **exactly** is the moment of her sign-up, and "at or before" includes
 #   it: version 1;
@@ -170,6 +173,71 @@ try:
     state_at(store, User, "ada", at=datetime(2024, 3, 8, 12, 0))
 except InvalidInput as error:
     print(f"{type(error).__name__}: {error}")
+
+# %% [markdown]
+# ### Recorded by then, or true then?
+#
+# `state_at(at=moment)` answers **"what had the system recorded by then?"**: it picks events
+# by their commit time, the moment the store learned of them (*recorded time*, also called
+# transaction time). That is often what you need ("what did we know when we sent that letter
+# on the 10th?"), but it is not always "what was true then?". The world does not wait for the
+# database: facts are often recorded late, and corrections are recorded *back-dated*.
+#
+# An example, in a separate little log. Ada signs up on 1 March. On 20 March she tells support
+# that she switched her email on 5 March, and support records it then, with the day it
+# happened in the event's data as `occurred_at` (*business time*, or effective time). Her
+# stream now says two different things about 10 March, depending on whom you ask and when:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from esteach import NewEvent
+
+log_clock = StepClock(datetime(2024, 3, 1, 9, 0, tzinfo=UTC), timedelta(days=1))
+log = InMemoryEventStore(clock=log_clock, ids=SeededIds(40))
+log.append_events(
+    "ada", 0, [NewEvent("EmailSet", {"email": "ada@example.com", "occurred_at": "2024-03-01"})]
+)
+log_clock.advance(timedelta(days=18))  # recorded on 20 March ...
+log.append_events(  # ... what happened on 5 March: a back-dated correction
+    "ada", 1, [NewEvent("EmailSet", {"email": "ada@new.example", "occurred_at": "2024-03-05"})]
+)
+
+
+def email_on(events, *, true_on, recorded_by):
+    """Ada's email on the day `true_on`, as far as the log had recorded by `recorded_by`."""
+    known = [e for e in events if e.timestamp <= recorded_by]
+    in_effect = [e for e in known if e.data["occurred_at"] <= true_on]
+    latest = max(in_effect, key=lambda e: (e.data["occurred_at"], e.version), default=None)
+    return latest.data["email"] if latest else None
+
+
+recorded = log.get_events("ada")
+print(
+    "recorded on, occurred on:",
+    [(f"{e.timestamp:%Y-%m-%d}", e.data["occurred_at"]) for e in recorded],
+)
+questions = [
+    (
+        "recorded by 10 March: what state_at(at=) answers",
+        "2024-03-10",
+        datetime(2024, 3, 10, tzinfo=UTC),
+    ),
+    ("true on 10 March, as known on 25 March", "2024-03-10", datetime(2024, 3, 25, tzinfo=UTC)),
+    ("true on 3 March, as known on 25 March", "2024-03-03", datetime(2024, 3, 25, tzinfo=UTC)),
+]
+pd.DataFrame(
+    [(q, email_on(recorded, true_on=t, recorded_by=r)) for q, t, r in questions],
+    columns=["question", "email"],
+)
+
+# %% [markdown]
+# The first row is what `state_at(at=10 March)` would say: on 10 March nobody had told the
+# system yet. The second is what was true on 10 March, as we know it now. Both are right
+# answers to different questions, and an auditor may ask either. Keeping both times, when a
+# fact was recorded and when it held, is called **bitemporal** modelling. The store gives you
+# the first for free (every event's commit time). The second exists only if your events carry
+# it in their data, as `occurred_at` does here, and your queries pick by it. esteach's `User`
+# events carry no business time, so for them the commit time is all there is.
 
 # %% [markdown]
 # ## 5. The whole story as a table: `history`
@@ -328,7 +396,7 @@ explorer.slider.value = 2
 print(explorer.text.splitlines()[0])
 
 # %% [markdown]
-# ## 8. The plain-text fallback
+# ## 8. Optional: the plain-text fallback
 #
 # `explorer_text(store, User, user_id, version)` gives the same account as a string: use it
 # where widgets do not show, or to paste into a ticket. Version 0 is the user before their
@@ -419,6 +487,9 @@ sample.close()
 #   time zone.
 # - This works because the store stamps events **at commit**, never decreasing along the log
 #   (the reference design's flaw 13 broke it).
+# - `at=` answers **"what had been recorded by then?"** (recorded time). "What was true then?"
+#   can differ when facts are recorded late or back-dated; it needs a business time such as
+#   `occurred_at` in the events' data.
 # - `history(store, Cls, id)`: one row per event with its type, time, data, the **state after
 #   it** and what it **changed**. `describe_version` tells one row as text.
 # - Old-schema events are **upcast** on every read, time travel included; the stored events
@@ -448,7 +519,7 @@ sample.close()
 # <details><summary>Answer</summary>
 #
 # A `User` at version 0: `exists` is `False`, email and name empty, status `None`. The
-# question "what was true then?" has a true answer: the user did not exist yet. A version the
+# question "what had been recorded by then?" has a true answer: the user did not exist yet. A version the
 # stream has *not reached yet* (`version=7` for a stream at 4) is different: that is asking
 # about the future, and it is refused.
 #
@@ -471,4 +542,6 @@ sample.close()
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells* runs this notebook top to
 # bottom without errors, and the slider in section 7 moves the view.
 #
-# Next: **05 · Snapshots and caching**.
+# **Exercises for this lesson:** [04_exercises_time_travel_learner](exercises/04_exercises_time_travel_learner.ipynb).
+#
+# Next: [05 · Snapshots and caching](05_snapshots_and_caching.ipynb).

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 07 · Event versioning
 #
-# **Time box:** 25 minutes · **You will:**
+# **Time box:** 55 minutes · **You will:**
 #
 # - explain why an event store keeps every shape of an event it ever recorded, and what the
 #   `schema_version` in each event's metadata says;
@@ -15,6 +15,9 @@
 #   must never change the data it is given;
 # - watch a **stale snapshot** being ignored after the aggregate's state changes shape;
 # - choose between upcasting, migrating the log and a new event type.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## 1. Theory: the log keeps old shapes forever
@@ -574,7 +577,7 @@ rolled_back = Repository(user_store, User, snapshots=snapshots, clock=clock)
 show(rolled_back.load_with_report("ada")[1])
 
 # %% [markdown]
-# ## 9. Versioning strategies
+# ## 9. Optional: versioning strategies
 #
 # Upcasting is one of several answers to "the event's shape changed". Choose per change:
 #
@@ -665,4 +668,6 @@ show(rolled_back.load_with_report("ada")[1])
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells* runs this notebook top to
 # bottom without errors.
 #
-# Next: **08 · The reference design's 14 flaws**.
+# **Exercises for this lesson:** [07_exercises_event_versioning_learner](exercises/07_exercises_event_versioning_learner.ipynb).
+#
+# Next: [08 · The reference design's 14 flaws](08_the_reference_design_flaws.ipynb).

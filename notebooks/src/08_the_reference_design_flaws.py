@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 08 · The reference design's 14 flaws
 #
-# **Time box:** 40 minutes · **You will:**
+# **Time box:** 80 minutes · **You will:**
 #
 # - meet the 14 flaws of the design document esteach is built from, one at a time;
 # - watch each one go wrong in a tiny imitation: a few lines of Python that do what the
@@ -16,6 +16,9 @@
 # code that *looks* right, which is why they are worth studying. Each section below has the
 # same shape: **the flaw** in one sentence, **the imitation** (it goes wrong), **esteach**
 # (it does not), ending in a checked line `flaw N handled: True`.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## Set-up
@@ -1085,4 +1088,4 @@ with pd.option_context("display.max_colwidth", None, "display.width", 250):
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells* runs this notebook top to
 # bottom without errors, and every `flaw N handled` line says `True`.
 #
-# Next: **09 · Analytics**, SQL questions over the event log in DuckDB.
+# Next: [09 · Analytics](09_analytics.ipynb), SQL questions over the event log in DuckDB.

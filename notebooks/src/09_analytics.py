@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 09 · Analytics: SQL over the event log
 #
-# **Time box:** 25 minutes · **You will:**
+# **Time box:** 50 minutes · **You will:**
 #
 # - load the sample log into a DuckDB event store and query its `events` table with SQL;
 # - read fields out of the JSON `data` column and work with UTC timestamps;
@@ -12,6 +12,9 @@
 #   and travel back in time in SQL, checked against `esteach.state_at`;
 # - run the same SQL over any store with `events_table`;
 # - follow one request through the log by its correlation id, and see which service wrote what.
+#
+# "Flaw N" below means one of the 14 flaws of the reference design esteach is built from:
+# [docs/reference-design.md](../docs/reference-design.md) summarises the design and lists them.
 
 # %% [markdown]
 # ## 1. Theory: the log is the best dataset you have
@@ -400,7 +403,7 @@ print(
 )
 
 # %% [markdown]
-# ## 8. The same SQL on any store: `events_table`
+# ## 8. Optional: the same SQL on any store, `events_table`
 #
 # `store.sql` exists only on the DuckDB store. `events_table(store)` gives SQL over *any*
 # store's log as a table named `events_log`, with the same columns and types as `events`:
@@ -581,5 +584,7 @@ store.close()
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells* runs this notebook top to
 # bottom without errors.
 #
-# This is the last notebook of the sequence. Next: ask the sample log a question of your own,
-# first in SQL, then in pandas with `esteach.events_frame(store)`, and compare the answers.
+# Your turn: ask the sample log a question of your own, first in SQL, then in pandas with
+# `esteach.events_frame(store)`, and compare the answers.
+#
+# Next: [11 · Deciders and process managers](11_deciders_and_process_managers.ipynb).
