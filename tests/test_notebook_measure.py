@@ -96,7 +96,10 @@ def test_snapshot_tail_is_the_length_modulo_the_interval() -> None:
     assert rows(frame, "snapshot")["events_read"].tolist() == [7, 5, 0]
 
 
-def test_every_fact_holds_on_both_stores(frame: pd.DataFrame) -> None:
+def test_every_fact_holds_on_both_stores() -> None:
+    # Up to 10,000 events, as notebook 05 at test size: on a busy machine a 1,000-event DuckDB
+    # replay is still mostly one query's fixed cost, and "full replay grows" could fail.
+    frame = measure_loads(STORES, [10, 100, 10_000], repeats=3, interval=100)
     summary = shape_summary(frame, interval=100)
     assert sorted(summary.columns) == sorted(STORES)
     assert len(summary) == 7
