@@ -29,6 +29,7 @@ __all__ = [
     "check_event_id",
     "check_event_type",
     "check_field_types",
+    "check_id",
     "check_id_characters",
     "check_int",
     "check_limit",
@@ -115,15 +116,19 @@ def check_id_characters(value: str, what: str) -> str:
     return check_text(value, what)
 
 
+def check_id(value: object, what: str, maximum: int = MAX_ID_LENGTH) -> str:
+    """Return ``value`` if it is a non-blank str of at most ``maximum`` characters without
+    control characters, else raise `InvalidInput` naming it ``what``."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{what} must be a non-empty str, got {value!r:.60}")
+    if len(value) > maximum:
+        raise InvalidInput(f"{what} is {len(value)} characters long; at most {maximum} allowed")
+    return check_id_characters(value, what)
+
+
 def check_event_id(event_id: object) -> str:
     """Return ``event_id`` if it is a usable event id, else raise `InvalidInput`."""
-    if not isinstance(event_id, str) or not event_id.strip():
-        raise InvalidInput(f"event id must be a non-empty str, got {event_id!r:.60}")
-    if len(event_id) > MAX_ID_LENGTH:
-        raise InvalidInput(
-            f"event id is {len(event_id)} characters long; at most {MAX_ID_LENGTH} allowed"
-        )
-    return check_id_characters(event_id, "event id")
+    return check_id(event_id, "event id")
 
 
 def check_aggregate_id(aggregate_id: object) -> str:

@@ -27,11 +27,11 @@ from typing import Any, Generic, TypeVar
 
 from esteach.aggregate import Aggregate
 from esteach.caching import AggregateCache
-from esteach.checks import check_id_characters, check_int
+from esteach.checks import check_id, check_int
 from esteach.commands import Command
 from esteach.decider import Decider, aggregate_class_of
 from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
-from esteach.errors import ConcurrencyConflict, InvalidCommand, InvalidInput, WrongExpectedVersion
+from esteach.errors import ConcurrencyConflict, InvalidCommand, WrongExpectedVersion
 from esteach.events import Event, EventMetadata
 from esteach.repository import Repository
 from esteach.snapshots import SnapshotStore
@@ -229,10 +229,4 @@ MAX_COMMAND_ID_LENGTH = 200  # room for "/n" in event ids of at most 256 charact
 
 def check_command_id(command_id: object) -> str:
     """Return ``command_id`` if it can prefix event ids, else raise `InvalidInput`."""
-    if not isinstance(command_id, str) or not command_id.strip():
-        raise InvalidInput(f"command_id must be a non-empty str, got {command_id!r:.60}")
-    if len(command_id) > MAX_COMMAND_ID_LENGTH:
-        raise InvalidInput(
-            f"command_id is {len(command_id)} characters long; at most {MAX_COMMAND_ID_LENGTH}"
-        )
-    return check_id_characters(command_id, "command_id")
+    return check_id(command_id, "command_id", MAX_COMMAND_ID_LENGTH)

@@ -13,7 +13,6 @@ when the code changes) and had no fallback. Here:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from contract.test_snapshot_store_contract import user_created
 
 from esteach import (
     ANY,
@@ -49,56 +49,6 @@ from esteach.snapshots import Restored
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 STEP = timedelta(seconds=1)
-
-# Every JSON shape a state can hold, including what a careless store would mangle: non-ASCII
-# text, quotes and backslashes, an int beyond float precision, a float that is not exact in
-# binary, nesting, and the difference between 1, 1.0 and True.
-RICH_STATE: dict[str, Any] = {
-    "name": 'Zoë "名前" 🧪 back\\slash',
-    "big": 2**53 + 1,
-    "huge": 10**20,
-    "tenth": 0.1,
-    "tiny": -1.5e-7,
-    "one": 1,
-    "one_float": 1.0,
-    "flag": True,
-    "nothing": None,
-    "empty": "",
-    "items": [1, "two", {"three": [3, None, False]}],
-    "nested": {"deeper": {"deepest": ["x", {"y": {}}]}},
-}
-
-
-def snapshot(
-    version: int = 7,
-    state: dict[str, Any] | None = None,
-    *,
-    aggregate_id: str = "user-alpha",
-    aggregate_type: str = "User",
-    schema_version: int = 1,
-    timestamp: datetime = START,
-) -> Snapshot:
-    return Snapshot(
-        aggregate_id=aggregate_id,
-        aggregate_type=aggregate_type,
-        version=version,
-        state={"at": version} if state is None else state,
-        schema_version=schema_version,
-        timestamp=timestamp,
-    )
-
-
-def exact(value: object) -> str:
-    """Canonical JSON text: tells 1 from 1.0 from True, which ``==`` does not."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def user_created(user_id: str, name: str = "Ada") -> NewEvent:
-    return NewEvent(
-        "UserCreated",
-        {"user_id": user_id, "email": f"{user_id}@example.com", "name": name},
-        aggregate_type="User",
-    )
 
 
 def test_snapshots_and_events_in_one_duckdb_file_survive_closing_and_reopening(

@@ -30,11 +30,12 @@ How it stays correct with several connections and processes on one file:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
@@ -154,60 +155,50 @@ class SQLiteEventStore:
     ) -> list[Event]:
         expected_version = check_expected_version(expected_version)
         batch = ensure_new_events(aggregate_id, events, self._ids)
-        with self._lock:
-            self._check_open()
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")  # the file's write lock: reads below are the truth
+        with self._writing() as conn:
+            actual = self._version_of(aggregate_id)
             try:
-                self._refresh()
-                actual = self._version_of(aggregate_id)
-                try:
-                    version = check_stream_expectation(aggregate_id, expected_version, actual)
-                except EventStoreError:
-                    retry = self._retry_of(aggregate_id, batch)  # a retry wins over a conflict
-                    conn.execute("ROLLBACK")
-                    if retry is not None:
-                        return retry
-                    raise
-                if not batch:
-                    conn.execute("ROLLBACK")
-                    return []
-                timestamp = next_timestamp(self._clock(), self._last)
-                recorded = [
-                    Event(
-                        id=event_id,
-                        aggregate_id=aggregate_id,
-                        aggregate_type=new.aggregate_type,
-                        event_type=new.event_type,
-                        version=version + i,
-                        timestamp=timestamp,
-                        data=new.data,  # a copy made for this append: nobody else holds it
-                        metadata=new.metadata,
-                        global_position=self._head + i,
-                    )
-                    for i, (event_id, new) in enumerate(batch, start=1)
-                ]
-                conn.execute("SAVEPOINT rows")
-                try:
-                    conn.executemany(INSERT, [_row(event) for event in recorded])
-                except sqlite3.IntegrityError:
-                    # An id that is stored already: the retry rule says what it means, once
-                    # the rows this batch did insert are gone again.
-                    conn.execute("ROLLBACK TO rows")
-                    retry = self._retry_of(aggregate_id, batch)
-                    conn.execute("ROLLBACK")
-                    if retry is not None:
-                        return retry
-                    raise EventStoreError(  # pragma: no cover - a refusal nothing above explains
-                        f"SQLite refused the append to {aggregate_id!r} (a position or version "
-                        f"already taken); nothing was written, try again"
-                    ) from None
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                self._seen_data_version = -1  # ask the file again before trusting memory
+                version = check_stream_expectation(aggregate_id, expected_version, actual)
+            except EventStoreError:
+                retry = self._retry_of(aggregate_id, batch)  # a retry wins over a conflict
+                conn.execute("ROLLBACK")
+                if retry is not None:
+                    return retry
                 raise
+            if not batch:
+                conn.execute("ROLLBACK")
+                return []
+            timestamp = next_timestamp(self._clock(), self._last)
+            recorded = [
+                stored_event(  # Event(...) without checking again what was checked on the way in
+                    event_id,
+                    aggregate_id,
+                    new.aggregate_type,
+                    new.event_type,
+                    version + i,
+                    timestamp,
+                    new.data,  # read-only since it was made: nobody can change it
+                    new.metadata,
+                    self._head + i,
+                )
+                for i, (event_id, new) in enumerate(batch, start=1)
+            ]
+            conn.execute("SAVEPOINT rows")
+            try:
+                conn.executemany(INSERT, [_row(event) for event in recorded])
+            except sqlite3.IntegrityError:
+                # An id that is stored already: the retry rule says what it means, once the
+                # rows this batch did insert are gone again.
+                conn.execute("ROLLBACK TO rows")
+                retry = self._retry_of(aggregate_id, batch)
+                conn.execute("ROLLBACK")
+                if retry is not None:
+                    return retry
+                raise EventStoreError(  # pragma: no cover - a refusal nothing above explains
+                    f"SQLite refused the append to {aggregate_id!r} (a position or version "
+                    f"already taken); nothing was written, try again"
+                ) from None
+            conn.execute("COMMIT")
             # _refresh read data_version under the write lock, and this connection's own commit
             # leaves it as it was: what is remembered here stays true until another commits.
             self._head = recorded[-1].global_position
@@ -217,41 +208,29 @@ class SQLiteEventStore:
 
     def bulk_import(self, events: Iterable[Event]) -> int:
         events = list(events)
-        with self._lock:
-            self._check_open()
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+        with self._writing() as conn:
+            streams = sorted(
+                {
+                    e.aggregate_id
+                    for e in events
+                    if isinstance(e, Event) and isinstance(e.aggregate_id, str)
+                }
+            )
+            heads = dict(conn.execute(STREAM_HEADS, [json.dumps(streams)]).fetchall())
+            checked = check_bulk(events, lambda s: heads.get(s, 0), self._last)
+            start = self._head + 1
+            rows = [_row(event, position) for position, event in enumerate(checked, start=start)]
             try:
-                self._refresh()
-                streams = sorted(
-                    {
-                        e.aggregate_id
-                        for e in events
-                        if isinstance(e, Event) and isinstance(e.aggregate_id, str)
-                    }
-                )
-                heads = dict(conn.execute(STREAM_HEADS, [json.dumps(streams)]).fetchall())
-                checked = check_bulk(events, lambda s: heads.get(s, 0), self._last)
-                start = self._head + 1
-                rows = [
-                    _row(event, position) for position, event in enumerate(checked, start=start)
-                ]
-                try:
-                    conn.executemany(INSERT, rows)
-                except sqlite3.IntegrityError:
-                    conn.execute("ROLLBACK")
-                    ids = json.dumps([event.id for event in checked])
-                    taken = [e.id for e in _events(conn.execute(BY_IDS, [ids]).fetchall())]
-                    raise DuplicateEventId(
-                        f"bulk_import: event id {taken[0] if taken else '?'!r} is already "
-                        f"stored; nothing was imported"
-                    ) from None
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                self._seen_data_version = -1
-                raise
+                conn.executemany(INSERT, rows)
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")
+                ids = json.dumps([event.id for event in checked])
+                taken = [e.id for e in _events(conn.execute(BY_IDS, [ids]).fetchall())]
+                raise DuplicateEventId(
+                    f"bulk_import: event id {taken[0] if taken else '?'!r} is already "
+                    f"stored; nothing was imported"
+                ) from None
+            conn.execute("COMMIT")
             self._seen_data_version = -1  # many streams moved: read them from the file
             return len(checked)
 
@@ -309,6 +288,23 @@ class SQLiteEventStore:
         return f"SQLiteEventStore({self.path!r}, {state})"
 
     # --- helpers ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """The file's write lock (``BEGIN IMMEDIATE``): what is read inside is the truth until
+        the body commits or rolls back; on any error, the rollback and a fresh look next time."""
+        with self._lock:
+            self._check_open()
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._refresh()
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self._seen_data_version = -1  # ask the file again before trusting memory
+                raise
 
     def _data_version(self) -> int:
         [(version,)] = self._conn.execute("PRAGMA data_version").fetchall()

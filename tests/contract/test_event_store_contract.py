@@ -1435,14 +1435,22 @@ class TestDuckDBInMemoryEventStore(EventStoreContract):
         )
 
 
-class TestDuckDBFileEventStore(EventStoreContract):
+class OnAFile(EventStoreContract):
+    """A store on a file: reopened by closing it and opening the same file again."""
+
+    suffix: ClassVar[str]
+
+    @abc.abstractmethod
+    def open_file(self, path: Path, clock: Clock, ids: IdFactory) -> EventStore:
+        """Open the store on ``path``."""
+
     @pytest.fixture(autouse=True)
     def _database_file(self, tmp_path: Path) -> None:
-        self.path = tmp_path / "events.duckdb"
+        self.path = tmp_path / f"events.{self.suffix}"
         self.opened_with: dict[int, tuple[Clock, IdFactory]] = {}
 
     def make_store(self, clock: Clock, ids: IdFactory) -> EventStore:
-        store: EventStore = DuckDBEventStore(self.path, clock=clock, ids=ids)
+        store = self.open_file(self.path, clock, ids)
         self.opened_with[id(store)] = (clock, ids)
         return store
 
@@ -1450,6 +1458,13 @@ class TestDuckDBFileEventStore(EventStoreContract):
         clock, ids = self.opened_with[id(store)]
         store.close()
         return self.make_store(clock, ids)
+
+
+class TestDuckDBFileEventStore(OnAFile):
+    suffix = "duckdb"
+
+    def open_file(self, path: Path, clock: Clock, ids: IdFactory) -> EventStore:
+        return DuckDBEventStore(path, clock=clock, ids=ids)
 
 
 class TestSQLiteInMemoryEventStore(EventStoreContract):
@@ -1460,18 +1475,8 @@ class TestSQLiteInMemoryEventStore(EventStoreContract):
         pytest.skip("SQLiteEventStore(':memory:') is dropped when its connection closes")
 
 
-class TestSQLiteFileEventStore(EventStoreContract):
-    @pytest.fixture(autouse=True)
-    def _database_file(self, tmp_path: Path) -> None:
-        self.path = tmp_path / "events.sqlite"
-        self.opened_with: dict[int, tuple[Clock, IdFactory]] = {}
+class TestSQLiteFileEventStore(OnAFile):
+    suffix = "sqlite"
 
-    def make_store(self, clock: Clock, ids: IdFactory) -> EventStore:
-        store = SQLiteEventStore(self.path, clock=clock, ids=ids)
-        self.opened_with[id(store)] = (clock, ids)
-        return store
-
-    def reopen(self, store: EventStore) -> EventStore:
-        clock, ids = self.opened_with[id(store)]
-        store.close()
-        return self.make_store(clock, ids)
+    def open_file(self, path: Path, clock: Clock, ids: IdFactory) -> EventStore:
+        return SQLiteEventStore(path, clock=clock, ids=ids)
