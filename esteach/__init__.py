@@ -7,7 +7,9 @@ The public API, all importable from ``esteach``:
 * aggregates and commands: `Aggregate`, `Command`
 * stores: `EventStore` (protocol), `InMemoryEventStore`, `DuckDBEventStore`,
   `SQLiteEventStore`, `ANY`, `NO_STREAM`, `STREAM_EXISTS`
-* the write side: `CommandProcessor`, `CommandResult`, `AggregateLocks`
+* the write side: `CommandProcessor`, `CommandResult`, `AggregateLocks`; `Decider` (an
+  aggregate as three functions); `ProcessManager`, `ProcessRunner`, `Step` (processes that
+  span aggregates)
 * loading: `Repository`, `LoadReport`, `AggregateCache`
 * snapshots: `Snapshot`, `SnapshotStore`, `InMemorySnapshotStore`,
   `DuckDBSnapshotStore`, `SnapshotManager`
@@ -18,7 +20,7 @@ The public API, all importable from ``esteach``:
 * the log for analysis: `events_frame` (pandas), `events_table` (DuckDB SQL),
   `load_sample`, `read_jsonl`, `write_jsonl`
 * errors: `EsteachError` and its family in `esteach.errors`
-* testing: `given`
+* testing: `given`, `given_process`
 """
 
 from esteach.aggregate import Aggregate
@@ -26,6 +28,7 @@ from esteach.analytics import events_frame, events_table
 from esteach.caching import AggregateCache
 from esteach.checks import MAX_PAGE_SIZE
 from esteach.commands import Command
+from esteach.decider import Decider
 from esteach.determinism import Clock, IdFactory, SeededIds, StepClock, system_clock, uuid4_ids
 from esteach.errors import (
     AggregateNotFound,
@@ -44,6 +47,7 @@ from esteach.errors import (
 )
 from esteach.eventlog import load_sample, read_jsonl, write_jsonl
 from esteach.events import DomainEvent, Event, EventMetadata, EventRegistry, NewEvent, registry
+from esteach.processes import ProcessManager, ProcessRunner, Step
 from esteach.processor import AggregateLocks, CommandProcessor, CommandResult
 from esteach.projections import EventProcessor, Projection, ProjectionError, ProjectionTimeout
 from esteach.readmodels import AccountBalances, AccountView, UserQueryModel, UserView
@@ -65,7 +69,7 @@ from esteach.store import (
 )
 from esteach.store.duckdb import DuckDBEventStore
 from esteach.store.sqlite import SQLiteEventStore
-from esteach.testing import given
+from esteach.testing import given, given_process
 from esteach.timetravel import describe_version, diff, history, state_at
 
 __version__ = "0.1.0"
@@ -86,6 +90,7 @@ __all__ = [
     "CommandProcessor",
     "CommandResult",
     "ConcurrencyConflict",
+    "Decider",
     "DomainError",
     "DomainEvent",
     "DuckDBEventStore",
@@ -108,6 +113,8 @@ __all__ = [
     "InvalidInput",
     "LoadReport",
     "NewEvent",
+    "ProcessManager",
+    "ProcessRunner",
     "Projection",
     "ProjectionError",
     "ProjectionTimeout",
@@ -118,6 +125,7 @@ __all__ = [
     "Snapshot",
     "SnapshotManager",
     "SnapshotStore",
+    "Step",
     "StepClock",
     "UnknownEventType",
     "UserQueryModel",
@@ -128,6 +136,7 @@ __all__ = [
     "events_frame",
     "events_table",
     "given",
+    "given_process",
     "history",
     "load_sample",
     "read_jsonl",
