@@ -1,0 +1,80 @@
+"""A stand-in for a notebook kernel under the stop button, for ``test_faults_signals.py``.
+
+Usage: ``python interrupted_kernel.py DIR SECONDS``. It runs commands (create a user, rename
+one) and catch-up pages of a users read model in a loop, as a learner's cells would; like
+IPython it catches ``KeyboardInterrupt`` and goes on **with the same objects**. The parent
+sends SIGINTs meanwhile. After ``SECONDS`` it ignores SIGINT, checks the store and the read
+model, and prints one JSON line: what it acknowledged, what went wrong, what it found.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+
+from esteach import CommandProcessor, DuckDBEventStore, UserQueryModel
+from esteach.domains.user import ChangeName, CreateUser, User
+
+
+def main() -> None:
+    directory, seconds = Path(sys.argv[1]), float(sys.argv[2])
+    store = DuckDBEventStore(directory / "events.duckdb")
+    users = CommandProcessor(store, User)
+    model = UserQueryModel(store, database=directory / "users.duckdb")
+    users.process_command(CreateUser("u-0", "u0@example.com", "User 0"))
+    model.catch_up()
+    created, renamed = {"u-0"}, {}
+    interrupts, unexpected = 0, Counter[str]()
+    print("ready", flush=True)
+    deadline = time.monotonic() + seconds
+    n = 1
+    while time.monotonic() < deadline:
+        try:
+            if n % 3 == 2 and created:
+                user = sorted(created)[n % len(created)]
+                users.process_command(ChangeName(user, f"Renamed {n}"))
+                renamed[user] = f"Renamed {n}"
+            else:
+                users.process_command(CreateUser(f"u-{n}", f"u{n}@example.com", f"User {n}"))
+                created.add(f"u-{n}")
+            model.catch_up(batch_size=3)
+        except KeyboardInterrupt:
+            interrupts += 1
+        except Exception as exc:  # the parent reports every one
+            unexpected[f"{type(exc).__name__}: {str(exc)[:160]}"] += 1
+            traceback.print_exc(file=sys.stderr)
+        n += 1
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    [(count, distinct, top)] = store.sql(
+        "SELECT count(*), count(DISTINCT global_position), max(global_position) FROM events"
+    ).fetchall()
+    model.catch_up()
+    missing = [u for u in created if model.get_user(u) is None]
+    stale = [u for u, name in renamed.items() if (v := model.get_user(u)) is None or v.name != name]
+    [(checkpoint,)] = model.processor.query("SELECT position FROM projection_checkpoints")
+    report = {
+        "interrupts": interrupts,
+        "unexpected": dict(unexpected),
+        "rows": count,
+        "distinct_positions": distinct,
+        "max_position": top,
+        "head": store.head_position(),
+        "model_position": model.position,
+        "stored_checkpoint": checkpoint,
+        "missing_users": missing,
+        "stale_names": stale,
+        "acknowledged_creates": len(created),
+    }
+    store.close()
+    with DuckDBEventStore(directory / "events.duckdb") as again:
+        report["head_after_reopen"] = again.head_position()
+    print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__":
+    main()

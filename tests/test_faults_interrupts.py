@@ -1,0 +1,228 @@
+"""An interrupt (the notebook's stop button) at every statement of an append, a bulk import, a
+catch-up page and a rebuild: the same object stays usable and consistent, no global position
+is written twice, and the interrupt reaches the caller as ``KeyboardInterrupt``.
+
+Each operation first runs once on a counting :class:`tests.faulty.Faulty` connection, to learn
+its statements; then once per statement, per fault (``KeyboardInterrupt`` or DuckDB's
+``RuntimeError: Query interrupted``), raised before the engine runs the statement or after it
+ran (and maybe committed). ``test_faults_signals.py`` sends real SIGINTs to a child process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from esteach import ANY, CommandProcessor, DuckDBEventStore, Event, NewEvent, UserQueryModel
+from esteach.domains.user import CreateUser, User
+from tests.faulty import FAULTS, Faulty
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def check_log(store: DuckDBEventStore) -> None:
+    """Positions unique and dense from 1, versions dense per stream, heads as in the file."""
+    rows = store.sql(
+        "SELECT count(*), count(DISTINCT global_position), coalesce(max(global_position), 0) "
+        "FROM events"
+    ).fetchall()
+    count, distinct, top = rows[0]
+    assert count == distinct == top, f"positions: {count} rows, {distinct} distinct, max {top}"
+    assert store.head_position() == top
+    gaps = store.sql(
+        "SELECT aggregate_id, count(*), max(version) FROM events GROUP BY 1 "
+        "HAVING count(*) <> max(version) OR count(DISTINCT version) <> count(*)"
+    ).fetchall()
+    assert gaps == []
+    for stream, version in store.sql(
+        "SELECT aggregate_id, max(version) FROM events GROUP BY 1"
+    ).fetchall():
+        assert store.stream_version(stream) == version
+        assert [e.version for e in store.get_events(stream)] == list(range(1, version + 1))
+
+
+def interrupted(run: Callable[[], Any]) -> None:
+    """Run ``run`` and require that it ends in KeyboardInterrupt (a raw DuckDB
+    ``RuntimeError: Query interrupted`` must be translated)."""
+    with pytest.raises(KeyboardInterrupt):
+        run()
+
+
+def statements(conn_owner: Any, attribute: str, run: Callable[[], Any]) -> list[str]:
+    real = getattr(conn_owner, attribute)
+    counter = Faulty(real)
+    setattr(conn_owner, attribute, counter)
+    try:
+        run()
+    finally:
+        setattr(conn_owner, attribute, real)
+    return counter.statements
+
+
+def with_fault(
+    conn_owner: Any, attribute: str, at: int, fault: str, after: bool, run: Callable[[], Any]
+) -> Faulty:
+    real = getattr(conn_owner, attribute)
+    faulty = Faulty(real, at, FAULTS[fault], after=after)
+    setattr(conn_owner, attribute, faulty)
+    try:
+        interrupted(run)
+    finally:
+        setattr(conn_owner, attribute, real)
+    assert faulty.fired
+    return faulty
+
+
+# --- appends -----------------------------------------------------------------------------------
+
+APPENDS: dict[str, Callable[[DuckDBEventStore], Any]] = {
+    "known-version": lambda s: s.append_events("a", 1, [NewEvent("ItemAdded", {}, id="a-2")]),
+    "any": lambda s: s.append_events("a", ANY, [NewEvent("ItemAdded", {}, id="a-2")]),
+    "new-stream": lambda s: s.append_events("c", 0, [NewEvent("ItemAdded", {}, id="c-1")]),
+    "two-events": lambda s: s.append_events(
+        "a", 1, [NewEvent("ItemAdded", {}, id="a-2"), NewEvent("ItemAdded", {}, id="a-3")]
+    ),
+}
+
+
+def seeded(path: Path) -> DuckDBEventStore:
+    store = DuckDBEventStore(path)
+    store.append_events("a", 0, [NewEvent("ItemAdded", {}, id="a-1")])
+    store.append_events("b", 0, [NewEvent("ItemAdded", {}, id="b-1")])
+    return store
+
+
+def append_cases() -> list[Any]:
+    cases = []
+    for name in APPENDS:
+        for fault in FAULTS:
+            for after in (False, True):
+                cases.append(pytest.param(name, fault, after, id=f"{name}-{fault}-after{after}"))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "fault", "after"), append_cases())
+def test_an_interrupt_at_any_statement_of_an_append_leaves_the_store_usable(
+    tmp_path: Path, name: str, fault: str, after: bool
+) -> None:
+    append = APPENDS[name]
+    with seeded(tmp_path / "count.duckdb") as store:
+        count = len(statements(store, "_conn", lambda: append(store)))
+    assert count >= 1
+    for at in range(1, count + 1):
+        path = tmp_path / f"{at}.duckdb"
+        store = seeded(path)
+        with_fault(store, "_conn", at, fault, after, lambda s=store: append(s))  # type: ignore[misc]
+        # The same object: the log and its heads agree with the file...
+        check_log(store)
+        # ...a retry with the same ids either writes the events or returns the stored ones...
+        retried = append(store)
+        assert all(isinstance(e, Event) for e in retried)
+        # ...and the next appends take the next positions, never one already taken.
+        more = store.append_events("b", ANY, [NewEvent("ItemAdded", {})])
+        assert (
+            more[0].global_position
+            == store.sql("SELECT max(global_position) FROM events").fetchall()[0][0]
+        )
+        check_log(store)
+        store.close()
+        with DuckDBEventStore(path) as again:
+            check_log(again)
+
+
+def sample(count: int) -> list[Event]:
+    return [
+        Event(
+            id=f"imp-{n}",
+            aggregate_id=f"imp-{n % 3}",
+            aggregate_type="Imported",
+            event_type="ItemImported",
+            version=n // 3 + 1,
+            timestamp=START + timedelta(seconds=n),
+            data={"n": n},
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("after", [False, True])
+def test_an_interrupt_at_any_statement_of_a_bulk_import_imports_all_or_nothing(
+    tmp_path: Path, fault: str, after: bool
+) -> None:
+    events = sample(12)
+    with seeded(tmp_path / "count.duckdb") as store:
+        count = len(statements(store, "_conn", lambda: store.bulk_import(events)))
+    for at in range(1, count + 1):
+        store = seeded(tmp_path / f"{at}.duckdb")
+        with_fault(store, "_conn", at, fault, after, lambda s=store: s.bulk_import(events))  # type: ignore[misc]
+        check_log(store)
+        imported = store.sql("SELECT count(*) FROM events WHERE id LIKE 'imp-%'").fetchall()[0][0]
+        assert imported in (0, len(events))
+        if imported == 0:  # nothing went in: running the cell again imports everything
+            assert store.bulk_import(events) == len(events)
+        store.append_events("b", 1, [NewEvent("ItemAdded", {})])
+        check_log(store)
+        store.close()
+
+
+# --- read models -------------------------------------------------------------------------------
+
+
+def user_log(path: Path, users: int = 5) -> DuckDBEventStore:
+    store = DuckDBEventStore(path)
+    processor = CommandProcessor(store, User)
+    for n in range(users):
+        processor.process_command(CreateUser(f"u{n}", f"u{n}@example.com", f"User {n}"))
+    return store
+
+
+def stored_checkpoint(model: Any) -> int:
+    rows = model.processor.query("SELECT position FROM projection_checkpoints")
+    return int(rows[0][0])
+
+
+def user_rows(model: Any) -> list[tuple[Any, ...]]:
+    return model.processor.query("SELECT * FROM users ORDER BY id")
+
+
+PAGES: dict[str, Callable[[Any], Any]] = {
+    "catch-up": lambda m: m.catch_up(batch_size=2),
+    "rebuild": lambda m: m.rebuild(),
+    "rebuild-set-based": lambda m: m.rebuild(set_based=True),
+}
+
+
+@pytest.mark.parametrize("operation", list(PAGES))
+@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("after", [False, True])
+def test_an_interrupt_at_any_statement_of_a_read_model_page_leaves_it_consistent_and_usable(
+    tmp_path: Path, operation: str, fault: str, after: bool
+) -> None:
+    run = PAGES[operation]
+    store = user_log(tmp_path / "events.duckdb")
+    expected_model = UserQueryModel(store)
+    expected_model.catch_up()
+    expected = user_rows(expected_model)
+    counting = UserQueryModel(store)
+    if operation != "catch-up":
+        counting.catch_up(batch_size=2)
+    count = len(statements(counting.processor, "_conn", lambda: run(counting)))
+    for at in range(1, count + 1):
+        model = UserQueryModel(store, database=tmp_path / f"users-{operation}-{at}.duckdb")
+        if operation != "catch-up":
+            model.catch_up(batch_size=2)
+        with_fault(model.processor, "_conn", at, fault, after, lambda m=model: run(m))  # type: ignore[misc]
+        # What the object believes is what its file holds...
+        assert model.position == stored_checkpoint(model)
+        # ...and the same object goes on to the head, with the rows a fresh model has.
+        model.catch_up()
+        assert model.position == store.head_position() == stored_checkpoint(model)
+        assert user_rows(model) == expected
+        assert model.lag() == 0
+        model.processor.close()
+    store.close()
