@@ -10,16 +10,24 @@ from __future__ import annotations
 
 __all__ = [
     "AggregateNotFound",
+    "ClockJumped",
     "ConcurrencyConflict",
+    "DamagedFile",
+    "DatabaseInvalidated",
+    "DiskFull",
     "DomainError",
     "DuplicateEventId",
     "EsteachError",
     "EventStoreError",
     "EventsOutOfOrder",
+    "FileInUse",
+    "FileNotWritable",
+    "IncompatibleFile",
     "InvalidCommand",
     "InvalidEventData",
     "InvalidInput",
     "ReadOnlyEventData",
+    "StorageError",
     "UnknownEventType",
     "WrongExpectedVersion",
 ]
@@ -72,6 +80,54 @@ class EventsOutOfOrder(EsteachError):
 
 class EventStoreError(EsteachError):
     """An event store refused an operation. Nothing was written."""
+
+
+class ClockJumped(EventStoreError):
+    """The store's clock read far ahead of its previous reading (more than ``max_clock_jump``
+    beyond the time that passed): the append was refused, nothing was written.
+
+    A single reading like that is a glitch; if the clock's next reading confirms the jump, it
+    is accepted. See `esteach.store.rules.ClockGuard`.
+    """
+
+
+class StorageError(EventStoreError):
+    """A DuckDB file (an event store's, a read model's or a snapshot store's) could not be used.
+
+    The subclasses name the cause; ``engine_message`` holds what DuckDB said, word for word,
+    and the message says what to do. Nothing was written by the operation that failed.
+    """
+
+    def __init__(self, message: str, engine_message: str = "") -> None:
+        super().__init__(message)
+        self.engine_message = engine_message
+
+
+class DiskFull(StorageError):
+    """The disk (or a file-size limit) left no room to write: free space and try again."""
+
+
+class FileNotWritable(StorageError):
+    """The file, its folder or its file system is read-only for this process."""
+
+
+class FileInUse(StorageError):
+    """Another process (or this one, opened another way) holds the file."""
+
+
+class DamagedFile(StorageError):
+    """The file is not a whole DuckDB database (truncated, overwritten, empty): restore it from
+    a backup (`DuckDBEventStore.backup`)."""
+
+
+class DatabaseInvalidated(StorageError):
+    """DuckDB stopped using the file after a fatal error (a checkpoint on a full disk, say).
+    Acknowledged events are safe; close every object on the file and open it again."""
+
+
+class IncompatibleFile(StorageError):
+    """The file holds an ``events`` table that is not an esteach event log (other columns, no
+    keys, repeated global positions): refused at open, with what is missing."""
 
 
 class WrongExpectedVersion(EventStoreError):

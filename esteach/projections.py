@@ -39,7 +39,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 import duckdb
 
 from esteach.checks import check_event_type, check_int
-from esteach.duck import connect, json_text, naive_utc, transaction
+from esteach.duck import (
+    interrupt,
+    is_interrupt,
+    json_text,
+    naive_utc,
+    open_file,
+    reraise,
+    storage_error,
+    transaction,
+)
 from esteach.errors import EsteachError, InvalidInput
 from esteach.events import Event, EventRegistry
 from esteach.events import registry as default_registry
@@ -157,23 +166,42 @@ class EventProcessor:
         self.skipped = 0  # events given to process_event at or below the checkpoint
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.RLock()
-        if isinstance(database, duckdb.DuckDBPyConnection):
-            self._conn, self._owns_conn = database, False
-        else:
-            self._conn, self._owns_conn = connect(database), True
         self._closed = False
+        # Set when a page ended with its outcome unknown (an interrupt at COMMIT may come after
+        # the commit): the checkpoint is then read from the database before it is trusted.
+        self._unsure = False
+        if isinstance(database, duckdb.DuckDBPyConnection):
+            self._path = ""
+            self._conn, self._owns_conn = database, False
+            self._create_tables()
+        else:
+            self._path = str(database)
+            self._owns_conn = True
+
+            def setup(conn: duckdb.DuckDBPyConnection) -> None:
+                self._conn = conn
+                self._create_tables()
+
+            # A failed open leaves no file behind and names the cause (esteach.duck).
+            self._conn = open_file(
+                self._path, doing=f"projection {name!r} cannot open {self._path!r}", setup=setup
+            )
+        self._position = self._stored_position()
+
+    def _create_tables(self) -> None:
         try:
             with self._transaction():
                 self._conn.execute(CHECKPOINTS_SCHEMA)
-                if schema:
-                    self._conn.execute(schema)
-                self._conn.execute(ADD_CHECKPOINT, [name])
+                if self.schema:
+                    self._conn.execute(self.schema)
+                self._conn.execute(ADD_CHECKPOINT, [self.name])
         except duckdb.Error as exc:
-            self.close()
+            if storage_error(exc, self._path, "") is not None:
+                reraise(exc, self._path, f"projection {self.name!r} could not create its tables")
             raise ProjectionError(
-                f"projection {name!r} could not create its tables: {exc}. Check its schema SQL."
+                f"projection {self.name!r} could not create its tables: {exc}. Check its "
+                f"schema SQL."
             ) from exc
-        self._position = self._stored_position()
 
     # --- wiring ----------------------------------------------------------------------------
 
@@ -205,7 +233,10 @@ class EventProcessor:
     @property
     def position(self) -> int:
         """The checkpoint: global position of the last event processed; 0 before the first."""
-        return self._position
+        with self._lock:
+            if self._unsure and not self._closed:
+                self._settle()
+            return self._position
 
     def process_event(self, event: Event) -> bool:
         """Apply one recorded event and move the checkpoint to it, in one transaction.
@@ -221,6 +252,8 @@ class EventProcessor:
             )
         with self._lock:
             self._check_open()
+            if self._unsure:
+                self._settle()
             if event.global_position <= self._position:
                 self.skipped += 1
                 return False
@@ -264,33 +297,42 @@ class EventProcessor:
         """
         with self._lock:
             self._check_open()
+            if self._unsure:
+                self._settle()
             start_applied = self.applied
             head = self.store.head_position()
-            with self._transaction():
-                for table in self.tables:
-                    self._conn.execute(f"DROP TABLE IF EXISTS {table}")
-                if self.schema:
-                    self._conn.execute(self.schema)
-                self._move_checkpoint(0, self._position)
-                reached = 0
-                if bulk_load is not None:
-                    reader = LogReader(self.store, self.registry, head, self._error)
-                    try:
-                        bulk_load(self._conn, reader)
-                    except ProjectionError:
-                        raise
-                    except Exception as exc:
-                        raise reader.error(bulk_load, exc) from exc
-                    reached = reader.position
-                    self._move_checkpoint(reached, 0)
-            self._position = reached
-            self.applied += reached
+            try:
+                with self._transaction():
+                    for table in self.tables:
+                        self._conn.execute(f"DROP TABLE IF EXISTS {table}")
+                    if self.schema:
+                        self._conn.execute(self.schema)
+                    self._move_checkpoint(0, self._position)
+                    reached = 0
+                    if bulk_load is not None:
+                        reader = LogReader(self.store, self.registry, head, self._error)
+                        try:
+                            bulk_load(self._conn, reader)
+                        except ProjectionError:
+                            raise
+                        except Exception as exc:
+                            if is_interrupt(exc):
+                                raise interrupt(exc) from exc
+                            raise reader.error(bulk_load, exc) from exc
+                        reached = reader.position
+                        self._move_checkpoint(reached, 0)
+                self._position = reached
+                self.applied += reached
+            except BaseException:
+                self._unsettled()
+                raise
             self.catch_up()
             return self.applied - start_applied
 
     def lag(self) -> int:
         """How many events the read model is behind the store: head position - checkpoint."""
         with self._lock:
+            self._check_open()
             return self._head() - self._position
 
     def wait_for_position(
@@ -343,7 +385,11 @@ class EventProcessor:
         """Run a read query on the read model's database and return its rows."""
         with self._lock:
             self._check_open()
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except BaseException as exc:
+                # Interrupts and storage faults named; an SQL mistake as DuckDB tells it.
+                reraise(exc, self._path, f"projection {self.name!r}: the query failed")
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -370,12 +416,30 @@ class EventProcessor:
 
     def _apply_page(self, page: Sequence[Event]) -> None:
         """Apply ``page`` and move the checkpoint to its last event, all in one transaction."""
-        with self._transaction():
-            for event in page:
-                self._apply(event)
-            self._move_checkpoint(page[-1].global_position, self._position)
-        self._position = page[-1].global_position
-        self.applied += len(page)
+        try:
+            with self._transaction():
+                for event in page:
+                    self._apply(event)
+                self._move_checkpoint(page[-1].global_position, self._position)
+            self._position = page[-1].global_position
+            self.applied += len(page)
+        except BaseException:
+            self._unsettled()
+            raise
+
+    def _unsettled(self) -> None:
+        """After a page that raised: an interrupted COMMIT may still have committed, so take
+        the checkpoint from the database (now, or before it is next used if that fails)."""
+        self._unsure = True
+        with contextlib.suppress(Exception, KeyboardInterrupt):
+            self._settle()
+
+    def _settle(self) -> None:
+        stored = self._stored_position()
+        if stored > self._position:  # the page committed after all
+            self.applied += stored - self._position
+        self._position = stored
+        self._unsure = False
 
     def _apply(self, event: Event) -> None:
         # Old shapes are lifted first, so a handler only ever sees today's shape of an event.
@@ -389,6 +453,8 @@ class EventProcessor:
         try:
             handler(self._conn, event)
         except Exception as exc:
+            if is_interrupt(exc):  # DuckDB's "Query interrupted": the stop button, not a bug
+                raise interrupt(exc) from exc
             raise self._error(event, _name_of(handler), exc) from exc
 
     def _error(self, event: Event | None, handler: str, exc: Exception) -> ProjectionError:
@@ -428,7 +494,12 @@ class EventProcessor:
             )
 
     def _transaction(self) -> contextlib.AbstractContextManager[None]:
-        return transaction(self._conn, self._commit_failed)
+        return transaction(
+            self._conn,
+            self._commit_failed,
+            path=self._path,
+            doing=f"projection {self.name!r} could not write",
+        )
 
     def _commit_failed(self, exc: duckdb.Error) -> ProjectionError:
         return ProjectionError(
@@ -437,6 +508,8 @@ class EventProcessor:
         )
 
     def _head(self) -> int:
+        if self._unsure:
+            self._settle()
         head = self.store.head_position()
         if self._position > head:
             raise ProjectionError(
@@ -449,7 +522,10 @@ class EventProcessor:
     def _stored_position(self) -> int:
         # fetchall, not fetchone: an unfinished result would make DuckDB 2.0 refuse the
         # connection's next sql(), and learners share this connection for their own SQL.
-        rows = self._conn.execute(GET_CHECKPOINT, [self.name]).fetchall()
+        try:
+            rows = self._conn.execute(GET_CHECKPOINT, [self.name]).fetchall()
+        except BaseException as exc:
+            reraise(exc, self._path, f"projection {self.name!r} could not read its checkpoint")
         return int(rows[0][0]) if rows else 0
 
     def _check_open(self) -> None:

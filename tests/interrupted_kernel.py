@@ -30,11 +30,24 @@ def main() -> None:
     model.catch_up()
     created, renamed = {"u-0"}, {}
     interrupts, unexpected = 0, Counter[str]()
+    # Like a kernel, turn SIGINT into KeyboardInterrupt only while a "cell" runs (and once per
+    # cell), so the loop's own bookkeeping is never hit. Inside a cell it lands anywhere: in
+    # esteach's Python code, or in DuckDB, which then raises KeyboardInterrupt or
+    # "RuntimeError: Query interrupted".
+    cell = {"running": False}
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if cell["running"]:
+            cell["running"] = False
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
     print("ready", flush=True)
     deadline = time.monotonic() + seconds
     n = 1
     while time.monotonic() < deadline:
         try:
+            cell["running"] = True
             if n % 3 == 2 and created:
                 user = sorted(created)[n % len(created)]
                 users.process_command(ChangeName(user, f"Renamed {n}"))
@@ -43,9 +56,11 @@ def main() -> None:
                 users.process_command(CreateUser(f"u-{n}", f"u{n}@example.com", f"User {n}"))
                 created.add(f"u-{n}")
             model.catch_up(batch_size=3)
+            cell["running"] = False
         except KeyboardInterrupt:
             interrupts += 1
         except Exception as exc:  # the parent reports every one
+            cell["running"] = False
             unexpected[f"{type(exc).__name__}: {str(exc)[:160]}"] += 1
             traceback.print_exc(file=sys.stderr)
         n += 1
@@ -55,7 +70,16 @@ def main() -> None:
     ).fetchall()
     model.catch_up()
     missing = [u for u in created if model.get_user(u) is None]
-    stale = [u for u, name in renamed.items() if (v := model.get_user(u)) is None or v.name != name]
+    # An interrupted command may have committed after all: the log decides each user's name,
+    # and every acknowledged rename must be in it.
+    stale, lost = [], []
+    for user, name in renamed.items():
+        names = [e.data["new_name"] for e in store.get_events(user) if "new_name" in e.data]
+        if name not in names:
+            lost.append(user)
+        view = model.get_user(user)
+        if view is None or view.name != names[-1]:
+            stale.append(user)
     [(checkpoint,)] = model.processor.query("SELECT position FROM projection_checkpoints")
     report = {
         "interrupts": interrupts,
@@ -68,6 +92,7 @@ def main() -> None:
         "stored_checkpoint": checkpoint,
         "missing_users": missing,
         "stale_names": stale,
+        "lost_renames": lost,
         "acknowledged_creates": len(created),
     }
     store.close()

@@ -1,7 +1,7 @@
 """A clock that jumps ahead: one reading far in the future (an NTP glitch) is refused with
 ``ClockJumped`` instead of stamping every later event with that future time; a jump that the
 clock's next reading confirms (the clock was wrong before, or the computer slept) is accepted.
-The rule is the same on every store (``esteach.store.base.ClockGuard``).
+The rule is the same on every store (``esteach.store.rules.ClockGuard``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from esteach import ANY, DuckDBEventStore, EventStore, InMemoryEventStore, NewEvent
 from esteach.errors import ClockJumped
-from esteach.store import base
+from esteach.store import rules
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 GLITCH = datetime(2075, 1, 1, tzinfo=UTC)
@@ -95,7 +95,7 @@ def test_the_time_that_really_passed_is_allowed_on_top_of_the_margin(
     make: Callable[..., EventStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     elapsed = [0.0]
-    monkeypatch.setattr(base, "_elapsed", lambda: elapsed[0])
+    monkeypatch.setattr(rules, "_elapsed", lambda: elapsed[0])
     store = make(Readings(START, START + timedelta(days=100)))
     append(store)
     elapsed[0] = timedelta(days=90).total_seconds()  # the kernel idled for 90 days

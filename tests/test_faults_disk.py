@@ -10,14 +10,15 @@ tests are skipped (``mount`` is refused).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from esteach import ANY, DuckDBEventStore, EsteachError, NewEvent, UserQueryModel
+from esteach import ANY, DuckDBEventStore, EsteachError, NewEvent, StepClock, UserQueryModel
 from esteach.errors import DatabaseInvalidated, DiskFull
 from tests.faulty import can_mount, fill, small_disk
-from tests.test_faults_interrupts import check_log, sample, user_log
+from tests.test_faults_interrupts import START, check_log, sample, user_log
 
 pytestmark = pytest.mark.skipif(not can_mount(), reason="mounting a small tmpfs needs root")
 
@@ -44,7 +45,7 @@ def append_until_refused(store: DuckDBEventStore, limit: int = 20_000) -> tuple[
 def test_append_and_bulk_import_on_a_full_disk_say_so_and_the_same_store_goes_on(
     disk: Path,
 ) -> None:
-    store = DuckDBEventStore(disk / "events.duckdb")
+    store = DuckDBEventStore(disk / "events.duckdb", clock=StepClock(START - timedelta(days=1)))
     store.append_events("first", 0, [blob(0)])
     filler = fill(disk)
 

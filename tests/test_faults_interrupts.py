@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 
-from esteach import ANY, CommandProcessor, DuckDBEventStore, Event, NewEvent, UserQueryModel
+from esteach import (
+    ANY,
+    CommandProcessor,
+    DuckDBEventStore,
+    Event,
+    NewEvent,
+    StepClock,
+    UserQueryModel,
+)
 from esteach.domains.user import CreateUser, User
 from tests.faulty import FAULTS, Faulty
 
@@ -90,7 +98,7 @@ APPENDS: dict[str, Callable[[DuckDBEventStore], Any]] = {
 
 
 def seeded(path: Path) -> DuckDBEventStore:
-    store = DuckDBEventStore(path)
+    store = DuckDBEventStore(path, clock=StepClock(START - timedelta(days=1)))
     store.append_events("a", 0, [NewEvent("ItemAdded", {}, id="a-1")])
     store.append_events("b", 0, [NewEvent("ItemAdded", {}, id="b-1")])
     return store

@@ -54,7 +54,8 @@ def test_sigints_during_commands_and_catch_up_leave_log_and_read_model_consisten
     assert report["rows"] == report["distinct_positions"] == report["max_position"]
     assert report["head"] == report["max_position"] == report["head_after_reopen"]
     assert report["model_position"] == report["stored_checkpoint"] == report["head"]
-    assert report["missing_users"] == [] and report["stale_names"] == []
+    assert report["missing_users"] == [] and report["lost_renames"] == []
+    assert report["stale_names"] == []
 
 
 def test_importing_the_duckdb_store_imports_numpy_up_front() -> None:

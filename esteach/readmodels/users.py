@@ -26,7 +26,7 @@ import duckdb
 
 from esteach.checks import check_page
 from esteach.domains.user import ACTIVE, DEACTIVATED
-from esteach.duck import naive_utc, utc
+from esteach.duck import naive_utc, registered, utc
 from esteach.errors import InvalidEventData, InvalidInput
 from esteach.events import Event
 from esteach.jsondata import check_text
@@ -154,8 +154,7 @@ def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, log: LogReader) -> None:
     From a DuckDB store the events never become Python objects (bar the few an upcaster lifts);
     SQL reads their fields out of the JSON and ``USERS_FROM_EVENTS`` folds them.
     """
-    conn.register("user_log", log.frame(USER_FIELDS))
-    try:
+    with registered(conn, "user_log", log.frame(USER_FIELDS)):
         [(missing,)] = conn.execute(FIRST_WITHOUT_FIELDS).fetchall()
         if missing is not None:
             event = log.event_at(missing)
@@ -165,8 +164,6 @@ def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, log: LogReader) -> None:
                 f"(the users table needs {list(USER_FIELDS[event.event_type])})"
             )
         conn.execute(USERS_FROM_EVENTS, [DEACTIVATED, ACTIVE])
-    finally:
-        conn.unregister("user_log")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,11 @@ Meanings fixed once for every store:
   versions 3, 4, ...; a projection whose checkpoint is ``p`` continues with ``read_all(p + 1)``.
 * The store assigns ``version``, ``global_position`` and the commit ``timestamp``; timestamps
   never decrease with position (a clock that steps back is held at the last commit time).
+* **Clocks that jump ahead.** A clock reading more than ``max_clock_jump`` (30 days by default)
+  ahead of the store's previous reading, beyond the time that really passed, raises
+  `ClockJumped` and writes nothing, unless the clock's next reading confirms the jump
+  (`esteach.store.rules.ClockGuard`). Without this rule one glitched reading would stamp every
+  later event with a future time.
 * **Event ids and retries.** An append whose events all carry ids already stored, in this
   stream, at consecutive versions, with the same types and data, is an idempotent retry: nothing
   is written and the stored events are returned, *whatever its expected version* (as in

@@ -13,6 +13,13 @@ How it stays fast and correct (each choice was measured when it was made):
 * A second index on ``aggregate_id`` serves stream loads (the composite key cannot), and the
   loads filter ``version`` outside that lookup so the index stays in use.
 * ``bulk_import`` inserts a whole sample log from a pandas DataFrame in one statement.
+* The file is the truth. A unique index on ``global_position`` refuses a position twice, and
+  after any failure whose outcome is unknown (an interrupt: DuckDB may raise *after* the
+  INSERT committed), the store reads its head and stream versions from the file again before
+  its next write or head-based read. Opening checks that an existing ``events`` table has
+  esteach's columns and keys, and adds the position index to a file made before it existed.
+* :meth:`DuckDBEventStore.backup` copies the log, with what is still in the write-ahead log,
+  into a new file.
 
 The table is plain SQL: ``store.sql("SELECT event_type, count(*) FROM events GROUP BY 1")``.
 """
@@ -33,6 +40,12 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+# DuckDB imports numpy lazily, at the first fetchnumpy; a SIGINT during that import leaves
+# numpy half-imported and every later read fails with "cannot load module more than once per
+# process" until the kernel restarts. Importing it here, with the store, closes that window.
+import numpy  # noqa: F401
+
+from esteach import duck
 from esteach.checks import (
     check_aggregate_id,
     check_aware,
@@ -42,12 +55,21 @@ from esteach.checks import (
     check_version,
 )
 from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
-from esteach.duck import connect, json_text, naive_utc, utc
-from esteach.errors import DuplicateEventId, EventStoreError, InvalidInput
+from esteach.duck import json_text, naive_utc, utc
+from esteach.errors import (
+    DuplicateEventId,
+    EsteachError,
+    EventStoreError,
+    IncompatibleFile,
+    InvalidInput,
+    StorageError,
+)
 from esteach.events import Event, NewEvent
 from esteach.jsondata import FrozenDict, freeze
 from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
 from esteach.store.rules import (
+    DEFAULT_MAX_CLOCK_JUMP,
+    ClockGuard,
     check_bulk,
     check_expected_version,
     check_stream_expectation,
@@ -94,9 +116,55 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_stream ON events (aggregate_id);
 """
+# A global position is taken once, whatever happens: the index turns a reused position (a head
+# left behind the file) into a refusal instead of a silent duplicate. Created on open, so a
+# file from before it gets it too. It costs appends a few percent (docs/bad-input.md).
+POSITION_KEY = "CREATE UNIQUE INDEX IF NOT EXISTS events_by_position ON events (global_position)"
+REPEATED_POSITIONS = """
+SELECT global_position FROM events GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 10
+"""
+# What an existing `events` table must have: these columns of these types, and the keys.
+EXPECTED_COLUMNS = {
+    "global_position": "BIGINT",
+    "aggregate_id": "VARCHAR",
+    "version": "BIGINT",
+    "id": "VARCHAR",
+    "aggregate_type": "VARCHAR",
+    "event_type": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "data": "JSON",
+    "correlation_id": "VARCHAR",
+    "causation_id": "VARCHAR",
+    "user_id": "VARCHAR",
+    "source": "VARCHAR",
+    "schema_version": "INTEGER",
+    "headers": "JSON",  # added on open to files from before it (ADD_HEADERS)
+}
+TABLE_KIND = """
+SELECT table_type FROM information_schema.tables
+WHERE table_name = 'events' AND table_schema = current_schema()
+"""
+TABLE_COLUMNS = """
+SELECT column_name, data_type FROM information_schema.columns
+WHERE table_name = 'events' AND table_schema = current_schema()
+"""
+# Unique keys of the table, as sorted column lists: constraints and unique indexes alike.
+TABLE_KEYS = """
+SELECT constraint_column_names FROM duckdb_constraints()
+WHERE table_name = 'events' AND schema_name = current_schema()
+  AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')
+"""
+UNIQUE_INDEXES = """
+SELECT expressions FROM duckdb_indexes()
+WHERE table_name = 'events' AND schema_name = current_schema() AND is_unique
+"""
+KEYS = {
+    ("aggregate_id", "version"): "CREATE UNIQUE INDEX events_stream_version ON events "
+    "(aggregate_id, version)",
+    ("id",): "CREATE UNIQUE INDEX events_id ON events (id)",
+}
 
 HEAD = "SELECT coalesce(max(global_position), 0), max(timestamp) FROM events"
-HAS_EVENTS = "SELECT 1 FROM information_schema.tables WHERE table_name = 'events'"
 HAS_HEADERS = """
 SELECT 1 FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'headers'
 """
@@ -198,6 +266,9 @@ class _Database:
     last_timestamp: datetime | None = None
     users: int = 0
     streams: _StreamHeads = field(default_factory=lambda: _StreamHeads(MAX_KNOWN_STREAMS))
+    # Set when a write ended in a way that leaves its outcome unknown (an interrupt, an engine
+    # error): head and stream heads may be behind the file until read from it again.
+    dirty: bool = False
 
     def read_file(self, conn: duckdb.DuckDBPyConnection, *, streams: bool) -> None:
         """Take head, last commit time and (with ``streams``) the stream heads from the file."""
@@ -205,6 +276,7 @@ class _Database:
         self.head, self.last_timestamp = head, None if last is None else utc(last)
         if streams:
             self.streams.load(conn)
+            self.dirty = False
 
 
 _databases: dict[str, _Database] = {}
@@ -219,7 +291,16 @@ def _release(key: str, database: _Database) -> None:
             del _databases[key]
 
 
-_CONFLICTS = (duckdb.ConstraintException, duckdb.TransactionException)
+def _conflict(exc: duckdb.Error) -> bool:
+    """Whether a refused INSERT clashed with stored rows (a concurrency conflict, a reused id):
+    a constraint violation, at the INSERT or (from another cursor's transaction) at its commit.
+    Any other commit failure (a full disk, an unwritable folder) is a storage fault."""
+    if isinstance(exc, duckdb.ConstraintException):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.TransactionException) and (
+        "constraint" in text or "conflict" in text
+    )
 
 
 class DuckDBEventStore:
@@ -239,9 +320,11 @@ class DuckDBEventStore:
         ids: IdFactory = uuid4_ids,
         read_only: bool = False,
         threads: int | None = None,
+        max_clock_jump: timedelta | None = DEFAULT_MAX_CLOCK_JUMP,
     ) -> None:
         self.path = str(path)
         self._clock = clock
+        self._clock_guard = ClockGuard(max_clock_jump)  # the rule for clocks that jump ahead
         self._ids = ids
         self.read_only = read_only
         # Every ":memory:" connection is a database of its own; files are shared by path.
@@ -250,36 +333,34 @@ class DuckDBEventStore:
             if self.path == ":memory:"
             else os.path.realpath(self.path)
         )
-        try:
-            self._conn = connect(self.path, read_only=read_only)
-        except duckdb.Error as exc:
-            raise EventStoreError(
-                f"cannot open DuckDB file {self.path!r}: {exc}{_hint(exc)}"
-            ) from exc
+
+        def setup(conn: duckdb.DuckDBPyConnection) -> None:
+            if threads is not None:
+                conn.execute(f"SET threads = {int(threads)}")
+            _check_events_table(conn, self.path, read_only)
+            if not read_only:
+                conn.execute(SCHEMA)
+                if not conn.execute(HAS_HEADERS).fetchall():  # a file from before headers
+                    conn.execute(ADD_HEADERS)
+                _add_position_key(conn, self.path)
+            elif not conn.execute(HAS_HEADERS).fetchall():
+                raise IncompatibleFile(
+                    f"{self.path!r} was written by an older esteach (its events table has no "
+                    f"headers column): open it once without read_only, which adds the column."
+                )
+
+        self._conn = duck.open_file(self.path, read_only=read_only, setup=setup)
         self._conn_lock = threading.RLock()
-        if threads is not None:
-            self._conn.execute(f"SET threads = {int(threads)}")
-        if not read_only:
-            self._conn.execute(SCHEMA)
-            if not self._conn.execute(HAS_HEADERS).fetchall():  # a file from before headers
-                self._conn.execute(ADD_HEADERS)
-        elif not self._conn.execute(HAS_EVENTS).fetchall():
-            self._conn.close()
-            raise EventStoreError(
-                f"{self.path!r} has no events table: it is not an event store (a read model's "
-                f"or a snapshot file, perhaps). Open the file your DuckDBEventStore writes."
-            )
-        elif not self._conn.execute(HAS_HEADERS).fetchall():
-            self._conn.close()
-            raise EventStoreError(
-                f"{self.path!r} was written by an older esteach (its events table has no "
-                f"headers column): open it once without read_only, which adds the column."
-            )
         with _databases_lock:
             database = _databases.get(key)
             if database is None:
                 database = _Database()
-                database.read_file(self._conn, streams=not read_only)
+                try:
+                    with duck.engine_errors(self.path, f"cannot open DuckDB file {self.path!r}"):
+                        database.read_file(self._conn, streams=not read_only)
+                except BaseException:
+                    self._conn.close()
+                    raise
                 _databases[key] = database
             database.users += 1
         self._database = database
@@ -299,49 +380,73 @@ class DuckDBEventStore:
         database = self._database
         with database.lock, self._conn_lock:
             self._check_open()
-            known = database.streams.get(aggregate_id)
-            if not batch or expected_version in (ANY, STREAM_EXISTS):
-                actual = known if known is not None else self._stream_version(aggregate_id)
-                version = check_stream_expectation(aggregate_id, expected_version, actual)
-                if not batch:
-                    return []
-            else:
-                version = 0 if expected_version == NO_STREAM else int(expected_version)
-                if known is not None and known != version:
-                    # Decided in Python, but an exact retry of stored events must still win.
-                    return self._explain_refusal(aggregate_id, expected_version, batch)
-            timestamp = next_timestamp(self._clock(), database.last_timestamp)
-            recorded = [
-                Event(
-                    id=event_id,
-                    aggregate_id=aggregate_id,
-                    aggregate_type=new.aggregate_type,
-                    event_type=new.event_type,
-                    version=version + i,
-                    timestamp=timestamp,
-                    data=new.data,
-                    metadata=new.metadata,
-                    global_position=database.head + i,
-                )
-                for i, (event_id, new) in enumerate(batch, start=1)
-            ]
-            params: list[Any] = [p for event in recorded for p in _params(event)]
-            # With the stream's head known the key alone guards the append; otherwise the row
-            # at `version` must exist, or a too-high expected version would leave a gap.
-            guarded = version > 0 and known is None
-            if guarded:
-                params += [aggregate_id, version]
             try:
-                inserted = _one(self._conn.execute(_insert(len(recorded), guarded), params))
-            except _CONFLICTS:
-                inserted = None
-            if inserted is None or inserted[0] != len(recorded):
-                database.streams.forget(aggregate_id)
+                return self._append(aggregate_id, expected_version, batch)
+            except EsteachError as exc:  # an answer: what happened is known...
+                if isinstance(exc, StorageError):  # ...except what a failing engine did
+                    database.dirty = True
+                raise
+            except BaseException as exc:
+                # An interrupt, or an engine error: the INSERT may have committed (DuckDB
+                # raises KeyboardInterrupt after the commit, too). Ask the file before the
+                # next write instead of guessing.
+                database.dirty = True
+                duck.reraise(exc, self.path, f"the append to stream {aggregate_id!r} failed")
+
+    def _append(
+        self,
+        aggregate_id: str,
+        expected_version: ExpectedVersion,
+        batch: list[tuple[str, NewEvent]],
+    ) -> list[Event]:
+        database = self._database
+        if database.dirty:
+            database.read_file(self._conn, streams=True)
+        known = database.streams.get(aggregate_id)
+        if not batch or expected_version in (ANY, STREAM_EXISTS):
+            actual = known if known is not None else self._stream_version(aggregate_id)
+            version = check_stream_expectation(aggregate_id, expected_version, actual)
+            if not batch:
+                return []
+        else:
+            version = 0 if expected_version == NO_STREAM else int(expected_version)
+            if known is not None and known != version:
+                # Decided in Python, but an exact retry of stored events must still win.
                 return self._explain_refusal(aggregate_id, expected_version, batch)
-            database.head += len(recorded)
-            database.last_timestamp = timestamp
-            database.streams.remember(aggregate_id, recorded[-1].version)
-            return recorded
+        timestamp = next_timestamp(self._clock(), database.last_timestamp, self._clock_guard)
+        recorded = [
+            Event(
+                id=event_id,
+                aggregate_id=aggregate_id,
+                aggregate_type=new.aggregate_type,
+                event_type=new.event_type,
+                version=version + i,
+                timestamp=timestamp,
+                data=new.data,
+                metadata=new.metadata,
+                global_position=database.head + i,
+            )
+            for i, (event_id, new) in enumerate(batch, start=1)
+        ]
+        params: list[Any] = [p for event in recorded for p in _params(event)]
+        # With the stream's head known the key alone guards the append; otherwise the row
+        # at `version` must exist, or a too-high expected version would leave a gap.
+        guarded = version > 0 and known is None
+        if guarded:
+            params += [aggregate_id, version]
+        try:
+            inserted = _one(self._conn.execute(_insert(len(recorded), guarded), params))
+        except duckdb.Error as exc:
+            if not _conflict(exc):
+                raise
+            inserted = None
+        if inserted is None or inserted[0] != len(recorded):
+            database.streams.forget(aggregate_id)
+            return self._explain_refusal(aggregate_id, expected_version, batch)
+        database.head += len(recorded)
+        database.last_timestamp = timestamp
+        database.streams.remember(aggregate_id, recorded[-1].version)
+        return recorded
 
     def _explain_refusal(
         self,
@@ -356,8 +461,14 @@ class DuckDBEventStore:
             return retry
         actual = self._stream_version(aggregate_id)
         check_stream_expectation(aggregate_id, expected_version, actual)
+        # Neither a retry nor a version conflict: the store's head was behind the file (rows
+        # written by hand?). Read it again before the next write.
+        self._database.dirty = True
         raise EventStoreError(  # pragma: no cover - a refusal none of the above explains
-            f"DuckDB refused the append to stream {aggregate_id!r} for an unknown reason"
+            f"DuckDB refused the append to stream {aggregate_id!r}: a global position it took "
+            f"was already stored (rows written by hand without sql()?). The store reads its "
+            f"head from the file again before its next write: run the append again. Nothing "
+            f"was written."
         )
 
     def bulk_import(self, events: Iterable[Event]) -> int:
@@ -368,53 +479,66 @@ class DuckDBEventStore:
         database = self._database
         with database.lock, self._conn_lock:
             self._check_open()
-            streams = sorted(
-                {
-                    e.aggregate_id
-                    for e in events
-                    if isinstance(e, Event) and isinstance(e.aggregate_id, str)
-                }
-            )
-            heads = dict(self._conn.execute(STREAM_HEADS, [streams]).fetchall())
-            checked = check_bulk(events, lambda s: heads.get(s, 0), database.last_timestamp)
-            if not checked:
-                return 0
-            start = database.head + 1
-            frame = pd.DataFrame(
-                {
-                    "global_position": range(start, start + len(checked)),
-                    "aggregate_id": [e.aggregate_id for e in checked],
-                    "version": [e.version for e in checked],
-                    "id": [e.id for e in checked],
-                    "aggregate_type": [e.aggregate_type for e in checked],
-                    "event_type": [e.event_type for e in checked],
-                    "timestamp": [naive_utc(e.timestamp) for e in checked],
-                    "data": [json_text(e.data) for e in checked],
-                    "correlation_id": [e.metadata.correlation_id for e in checked],
-                    "causation_id": [e.metadata.causation_id for e in checked],
-                    "user_id": [e.metadata.user_id for e in checked],
-                    "source": [e.metadata.source for e in checked],
-                    "schema_version": [e.metadata.schema_version for e in checked],
-                    "headers": [
-                        json_text(e.metadata.headers) if e.metadata.headers else None
-                        for e in checked
-                    ],
-                }
-            )
-            self._conn.register("esteach_bulk", frame)
+            try:
+                return self._bulk_import(events, pd)
+            except EsteachError as exc:
+                if isinstance(exc, StorageError):
+                    database.dirty = True
+                raise
+            except BaseException as exc:  # outcome unknown (see append_events): ask the file
+                database.dirty = True
+                duck.reraise(exc, self.path, "bulk_import failed")
+
+    def _bulk_import(self, events: list[Event], pd: Any) -> int:
+        database = self._database
+        if database.dirty:
+            database.read_file(self._conn, streams=True)
+        streams = sorted(
+            {
+                e.aggregate_id
+                for e in events
+                if isinstance(e, Event) and isinstance(e.aggregate_id, str)
+            }
+        )
+        heads = dict(self._conn.execute(STREAM_HEADS, [streams]).fetchall())
+        checked = check_bulk(events, lambda s: heads.get(s, 0), database.last_timestamp)
+        if not checked:
+            return 0
+        start = database.head + 1
+        frame = pd.DataFrame(
+            {
+                "global_position": range(start, start + len(checked)),
+                "aggregate_id": [e.aggregate_id for e in checked],
+                "version": [e.version for e in checked],
+                "id": [e.id for e in checked],
+                "aggregate_type": [e.aggregate_type for e in checked],
+                "event_type": [e.event_type for e in checked],
+                "timestamp": [naive_utc(e.timestamp) for e in checked],
+                "data": [json_text(e.data) for e in checked],
+                "correlation_id": [e.metadata.correlation_id for e in checked],
+                "causation_id": [e.metadata.causation_id for e in checked],
+                "user_id": [e.metadata.user_id for e in checked],
+                "source": [e.metadata.source for e in checked],
+                "schema_version": [e.metadata.schema_version for e in checked],
+                "headers": [
+                    json_text(e.metadata.headers) if e.metadata.headers else None for e in checked
+                ],
+            }
+        )
+        with duck.registered(self._conn, "esteach_bulk", frame):
             try:
                 self._conn.execute(BULK)
-            except _CONFLICTS as exc:
+            except duckdb.Error as exc:
+                if not _conflict(exc):
+                    raise
                 raise DuplicateEventId(
                     f"bulk_import: an event id is already stored ({exc}); nothing was imported"
                 ) from None
-            finally:
-                self._conn.unregister("esteach_bulk")
-            database.head += len(checked)
-            database.last_timestamp = checked[-1].timestamp
-            for event in checked:  # under the lock, so these heads are the truth
-                database.streams.remember(event.aggregate_id, event.version)
-            return len(checked)
+        database.head += len(checked)
+        database.last_timestamp = checked[-1].timestamp
+        for event in checked:  # under the lock, so these heads are the truth
+            database.streams.remember(event.aggregate_id, event.version)
+        return len(checked)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -450,6 +574,7 @@ class DuckDBEventStore:
         # [start, start + limit - 1] holds the page; a short answer where more rows were due
         # means a gap (rows removed by hand): then ask the slow way.
         self._check_open()
+        self._reread_if_dirty()
         due = limit if self.read_only else min(limit, max(self._database.head - start + 1, 0))
         if due == 0:
             return []  # past the head of a store this process writes: no query
@@ -478,7 +603,10 @@ class DuckDBEventStore:
             raise InvalidInput("sql_df runs queries; run statements that write with sql()")
         with self._conn_lock:
             self._check_open()
-            return self._conn.execute(query, list(params)).df()
+            try:
+                return self._conn.execute(query, list(params)).df()
+            except BaseException as exc:
+                duck.reraise(exc, self.path, "the query failed")
 
     def stream_version(self, aggregate_id: str) -> int:
         check_aggregate_id(aggregate_id)
@@ -493,8 +621,12 @@ class DuckDBEventStore:
         self._check_open()
         if self.read_only:  # another process may be writing: ask the file
             with self._conn_lock:
-                row = _one(self._conn.execute(HEAD))
+                try:
+                    row = _one(self._conn.execute(HEAD))
+                except BaseException as exc:
+                    duck.reraise(exc, self.path, "reading the store's head failed")
             return int(row[0]) if row else 0
+        self._reread_if_dirty()
         return self._database.head
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyRelation:
@@ -507,10 +639,51 @@ class DuckDBEventStore:
         writes = _writes(query)
         with self._database.lock if writes else contextlib.nullcontext(), self._conn_lock:
             self._check_open()
-            relation = self._conn.sql(query, params=params)
-            if writes and not self.read_only:
-                self._database.read_file(self._conn, streams=True)
+            try:
+                relation = self._conn.sql(query, params=params)
+                if writes and not self.read_only:
+                    self._database.read_file(self._conn, streams=True)
+            except BaseException as exc:
+                if writes:
+                    self._database.dirty = True  # what the statement did is unknown
+                duck.reraise(exc, self.path, "the SQL statement failed")
             return relation
+
+    def backup(self, path: str | os.PathLike[str]) -> None:
+        """Copy the whole log into a new DuckDB file at ``path``: a backup that works while the
+        store is open.
+
+        Copying ``events.duckdb`` with ``cp`` is not a backup: DuckDB keeps the latest commits
+        in ``events.duckdb.wal`` (up to 16 MiB of them) until it checkpoints, and a copy of the
+        file alone silently lacks them. This runs DuckDB's ``COPY FROM DATABASE`` into a new
+        file instead: one consistent snapshot, WAL included, with the table's keys and indexes,
+        under the store's write lock so no append lands halfway. Open the copy with
+        ``DuckDBEventStore(path)``. Refuses a ``path`` that exists; a failed backup leaves no
+        file behind.
+        """
+        target = os.fspath(path)
+        if not isinstance(target, str) or not target or target == ":memory:":
+            raise InvalidInput(f"backup needs a file path, got {path!r}")
+        if os.path.exists(target) or os.path.exists(f"{target}.wal"):
+            raise InvalidInput(
+                f"backup target {target!r} exists; choose a new path (a backup never "
+                f"overwrites a file)"
+            )
+        with self._database.lock, self._conn_lock:
+            self._check_open()
+            try:
+                [(name,)] = self._conn.execute("SELECT current_database()").fetchall()
+                quoted = target.replace("'", "''")
+                self._conn.execute(f"ATTACH '{quoted}' AS esteach_backup")
+                try:
+                    self._conn.execute(f'COPY FROM DATABASE "{name}" TO esteach_backup')
+                finally:
+                    self._conn.execute("DETACH esteach_backup")
+            except BaseException as exc:
+                for leftover in (target, f"{target}.wal"):
+                    with contextlib.suppress(OSError):
+                        os.remove(leftover)
+                duck.reraise(exc, target, f"backup to {target!r} failed")
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -538,10 +711,16 @@ class DuckDBEventStore:
         """The stream's version if known without a query; None for a read-only store, which
         another process may be writing, or a stream only the file knows."""
         self._check_open()
-        return None if self.read_only else self._database.streams.get(aggregate_id)
+        if self.read_only:
+            return None
+        self._reread_if_dirty()
+        return self._database.streams.get(aggregate_id)
 
     def _stream_version(self, aggregate_id: str) -> int:
-        row = _one(self._conn.execute(STREAM_VERSION, [aggregate_id]))
+        try:
+            row = _one(self._conn.execute(STREAM_VERSION, [aggregate_id]))
+        except BaseException as exc:
+            duck.reraise(exc, self.path, f"reading the version of stream {aggregate_id!r} failed")
         return int(row[0]) if row else 0
 
     def _rows(self, query: str, params: list[Any], in_order: str | None = None) -> list[Event]:
@@ -551,7 +730,10 @@ class DuckDBEventStore:
             # Columns, not rows: numpy hands DuckDB's columns over faster than fetchall
             # builds row tuples (a fifth of a 10,000-event load), and tolist() makes them
             # plain Python values again (None where the column is NULL).
-            result = self._conn.execute(query, params).fetchnumpy()
+            try:
+                result = self._conn.execute(query, params).fetchnumpy()
+            except BaseException as exc:
+                duck.reraise(exc, self.path, "reading events failed")
         columns = list(result.values())
         if in_order is not None:
             key = result[in_order]
@@ -559,6 +741,18 @@ class DuckDBEventStore:
                 order = key.argsort(kind="stable")
                 columns = [column[order] for column in columns]
         return _events([column.tolist() for column in columns])
+
+    def _reread_if_dirty(self) -> None:
+        """Before an answer that trusts the in-memory head: read it from the file again if a
+        write ended with its outcome unknown."""
+        database = self._database
+        if database.dirty and not self.read_only:
+            with database.lock, self._conn_lock:
+                if database.dirty:
+                    try:
+                        database.read_file(self._conn, streams=True)
+                    except BaseException as exc:
+                        duck.reraise(exc, self.path, "reading the store's head failed")
 
     def _check_open(self) -> None:
         if self._closed:
@@ -591,21 +785,81 @@ def _writes(query: str) -> bool:
     return any(statement.type not in _QUERIES for statement in statements)
 
 
-def _hint(exc: duckdb.Error) -> str:
-    """What to do about an open failure, for the failures that have a known remedy."""
-    message = str(exc)
-    if "Could not set lock" in message:
-        return (
-            ". Another process writes this file, and while it does DuckDB refuses every other "
-            "process, read_only=True included: close that process (or its notebook kernel) "
-            "first. Several processes may open a file read_only=True when none writes it."
+def _check_events_table(conn: duckdb.DuckDBPyConnection, path: str, read_only: bool) -> None:
+    """Refuse a file whose ``events`` table is not an esteach log: another table's columns, a
+    view, or the right columns without the keys (``CREATE TABLE AS`` from a Parquet backup
+    drops them, and then a retried append is written twice). Says what is missing."""
+    kind = conn.execute(TABLE_KIND).fetchall()
+    doing = f"cannot open {path!r} as an event store"
+    if not kind:
+        if read_only:
+            raise IncompatibleFile(
+                f"{doing}: it has no events table, so it is not an event store (a read "
+                f"model's or a snapshot file, perhaps). Open the file your DuckDBEventStore "
+                f"writes."
+            )
+        return  # a new or foreign-but-eventless file: SCHEMA creates the table
+    if kind[0][0] != "BASE TABLE":
+        raise IncompatibleFile(
+            f"{doing}: its 'events' is a {kind[0][0].lower()}, not a table (a view cannot "
+            f"hold an event log). Open another file, or rename that view."
         )
-    if "different configuration" in message:
-        return (
-            ". This process already has the file open with other settings (read_only or not): "
-            "close that store first, or open it the same way."
+    columns = {name: kind for name, kind in conn.execute(TABLE_COLUMNS).fetchall()}
+    problems = [
+        f"no column {name} {kind}"
+        if name not in columns
+        else f"column {name} is {columns[name]}, not {kind}"
+        for name, kind in EXPECTED_COLUMNS.items()
+        if columns.get(name) != kind and not (name == "headers" and name not in columns)
+    ]
+    if problems:
+        raise IncompatibleFile(
+            f"{doing}: its events table is not an esteach event log ({'; '.join(problems)}). "
+            f"It belongs to something else: open another file."
         )
-    return ""
+    keys = {tuple(sorted(names)) for (names,) in conn.execute(TABLE_KEYS).fetchall()}
+    for (expressions,) in conn.execute(UNIQUE_INDEXES).fetchall():
+        keys.add(tuple(sorted(_index_columns(expressions))))
+    missing = [sql for columns_, sql in KEYS.items() if tuple(sorted(columns_)) not in keys]
+    if missing:
+        named = " and ".join(
+            f"({', '.join(columns_)})" for columns_, sql in KEYS.items() if sql in missing
+        )
+        statements = "; ".join(f"`{sql}`" for sql in missing)
+        raise IncompatibleFile(
+            f"{doing}: its events table has the right columns but no unique key on {named} "
+            f"(a restore with CREATE TABLE AS, say, drops keys). Without them a retried "
+            f"append would be written twice and reused ids would pass. Add them with "
+            f"{statements} (DuckDB refuses if rows already repeat), or restore from a backup "
+            f"made with DuckDBEventStore.backup."
+        )
+
+
+def _index_columns(expressions: object) -> list[str]:
+    # duckdb_indexes() lists an index's expressions (a list in 2.0.1, text in older releases),
+    # quoting names that are keywords: ['aggregate_id', '"version"'].
+    parts = (
+        expressions
+        if isinstance(expressions, (list, tuple))
+        else str(expressions).strip("[]").split(",")
+    )
+    return [str(part).strip().strip("'\"") for part in parts if str(part).strip()]
+
+
+def _add_position_key(conn: duckdb.DuckDBPyConnection, path: str) -> None:
+    """Give the events table its unique global position, refusing a file that repeats one."""
+    try:
+        conn.execute(POSITION_KEY)
+    except duckdb.ConstraintException as exc:
+        repeated = [position for (position,) in conn.execute(REPEATED_POSITIONS).fetchall()]
+        raise IncompatibleFile(
+            f"cannot open {path!r} for writing: global positions repeat in its events table "
+            f"(at {', '.join(map(str, repeated))}), as an interrupted append of an earlier "
+            f"esteach could leave them; read models built by position would apply "
+            f"the wrong events. Open it with read_only=True to read it, and repair it by "
+            f"renumbering the positions in commit order, or restore from a backup.",
+            str(exc),
+        ) from exc
 
 
 def _limit(limit: int | None) -> int:

@@ -10,7 +10,7 @@ import bisect
 import dataclasses
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from esteach.checks import (
     check_aggregate_id,
@@ -26,6 +26,8 @@ from esteach.events import Event, NewEvent
 from esteach.jsondata import freeze
 from esteach.store.base import ExpectedVersion
 from esteach.store.rules import (
+    DEFAULT_MAX_CLOCK_JUMP,
+    ClockGuard,
     check_bulk,
     check_expected_version,
     check_stream_expectation,
@@ -47,8 +49,15 @@ class InMemoryEventStore:
     [1]
     """
 
-    def __init__(self, *, clock: Clock = system_clock, ids: IdFactory = uuid4_ids) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock = system_clock,
+        ids: IdFactory = uuid4_ids,
+        max_clock_jump: timedelta | None = DEFAULT_MAX_CLOCK_JUMP,
+    ) -> None:
         self._clock = clock
+        self._clock_guard = ClockGuard(max_clock_jump)  # the rule for clocks that jump ahead
         self._ids = ids
         self._lock = threading.RLock()
         self._log: list[Event] = []  # global order: position p is self._log[p - 1]
@@ -74,7 +83,7 @@ class InMemoryEventStore:
             if not batch:
                 return []
             last = self._timestamps[-1] if self._timestamps else None
-            timestamp = next_timestamp(self._clock(), last)
+            timestamp = next_timestamp(self._clock(), last, self._clock_guard)
             position = len(self._log)
             recorded = [
                 stored_event(  # Event(...) without checking again what was checked on the way in

@@ -2,7 +2,8 @@
 
 A store calls these in its public methods so that every store gives the same answer to the
 same input: check the expected version and the batch before anything is written, recognise an
-idempotent retry, hold the commit time when the clock steps back, check a bulk import. The
+idempotent retry, hold the commit time when the clock steps back, refuse a clock reading that
+jumped far ahead (`ClockGuard`), check a bulk import. The
 meanings they implement are written down once, in `esteach.store.base`.
 """
 
@@ -10,18 +11,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 from esteach.checks import check_aggregate_id, check_event_id, check_event_type
 from esteach.determinism import IdFactory
-from esteach.errors import DuplicateEventId, InvalidInput, WrongExpectedVersion
+from esteach.errors import ClockJumped, DuplicateEventId, InvalidInput, WrongExpectedVersion
 from esteach.events import Event, EventMetadata, NewEvent
 from esteach.jsondata import FrozenDict, ensure_json_data
 from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
 
 __all__ = [
+    "DEFAULT_MAX_CLOCK_JUMP",
+    "ClockGuard",
     "check_bulk",
     "check_expected_version",
     "check_stream_expectation",
@@ -146,13 +150,95 @@ def check_stream_expectation(
     return actual
 
 
-def next_timestamp(clock_reading: datetime, last: datetime | None) -> datetime:
-    """The commit time: the clock's reading in UTC, held at ``last`` if the clock stepped back."""
+DEFAULT_MAX_CLOCK_JUMP: Final = timedelta(days=30)
+"""How far a store's clock may jump ahead of its previous reading, beyond the time that passed.
+
+Thirty days: far more than a teaching clock's steps (a day, a quiet week) and NTP's corrections
+(seconds), far less than the glitches that matter (a year, decades)."""
+
+
+def _elapsed() -> float:
+    """Seconds on a clock that NTP and the user never set: ``CLOCK_BOOTTIME`` (it also counts
+    the time a laptop slept) where there is one, else the monotonic clock."""
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.monotonic()  # pragma: no cover - Linux has CLOCK_BOOTTIME
+
+
+class ClockGuard:
+    """The rule for a clock that jumps ahead, the same for every store.
+
+    Commit times never decrease (a reading behind the last commit time is held at it), so one
+    reading far in the future, from an NTP glitch or a clock set wrong and put right again,
+    would stamp every later event with that future time: ``state_at`` and
+    ``get_events_since`` would answer wrongly, for good, and without a word. Hence:
+
+    * a reading more than ``max_jump`` ahead of this store's previous reading, beyond the
+      time that really passed between the two (on `_elapsed`'s clock), is refused with
+      `ClockJumped`; the append writes nothing;
+    * if the clock's next reading is that far ahead too (within ``max_jump`` of the refused
+      one), the jump was real (the clock was wrong before) and is accepted: run it again;
+    * ``max_jump=None`` switches the rule off.
+
+    The first reading of a store has nothing to compare with, so a store opened on a file
+    whose last commit time is already in the future holds new events at that time. Repair such
+    a file by correcting the events' ``timestamp`` with ``store.sql("UPDATE events SET ...")``.
+    """
+
+    def __init__(self, max_jump: timedelta | None = DEFAULT_MAX_CLOCK_JUMP) -> None:
+        if max_jump is not None and (
+            not isinstance(max_jump, timedelta) or max_jump <= timedelta(0)
+        ):
+            raise InvalidInput(
+                f"max_clock_jump must be a positive timedelta (or None: no limit), got {max_jump!r}"
+            )
+        self.max_jump = max_jump
+        self._previous: tuple[datetime, float] | None = None  # last accepted reading, when
+        self._doubted: tuple[datetime, float] | None = None  # the reading just refused, when
+
+    def check(self, reading: datetime) -> None:
+        """Accept ``reading`` (UTC) as the store's latest, or raise ``ClockJumped``."""
+        if self.max_jump is None:
+            return
+        now = _elapsed()
+        if self._previous is not None:
+            last, then = self._previous
+            passed = timedelta(seconds=max(now - then, 0.0))
+            # Differences, not sums: last + margin would overflow near year 9999.
+            if reading - last > self.max_jump + passed and not self._confirms(reading, now):
+                self._doubted = (reading, now)
+                raise ClockJumped(
+                    f"the store's clock read {reading.isoformat()}, {reading - last - passed} "
+                    f"further ahead of its previous reading {last.isoformat()} than the "
+                    f"{passed} that passed: the clock jumped (an NTP glitch, a clock set "
+                    f"wrong?). Commit times never decrease, so this reading would stamp every "
+                    f"later event with that future time. Nothing was written. If the clock is "
+                    f"right now, run it again: a next reading that confirms the jump is "
+                    f"accepted (or open the store with max_clock_jump=None)."
+                )
+        self._previous = (reading, now)
+        self._doubted = None
+
+    def _confirms(self, reading: datetime, now: float) -> bool:
+        if self._doubted is None or self.max_jump is None:
+            return False
+        doubted, then = self._doubted
+        passed = timedelta(seconds=max(now - then, 0.0))
+        return abs(reading - doubted) <= self.max_jump + passed
+
+
+def next_timestamp(
+    clock_reading: datetime, last: datetime | None, guard: ClockGuard | None = None
+) -> datetime:
+    """The commit time: the clock's reading in UTC, held at ``last`` if the clock stepped back
+    (and refused by ``guard`` if it jumped far ahead)."""
     if not isinstance(clock_reading, datetime) or clock_reading.tzinfo is None:
         raise InvalidInput(
             f"the store's clock must return an aware datetime, got {clock_reading!r}"
         )
     now = clock_reading.astimezone(UTC)
+    if guard is not None:
+        guard.check(now)
     return last if last is not None and now < last else now
 
 
