@@ -162,7 +162,7 @@ def storage_error(exc: BaseException, path: str, doing: str) -> StorageError | N
         return DiskFull(
             f"{doing}: the disk holding {where} is full (or a file-size limit was hit). "
             f"Nothing was written; free some space (or move the file to a bigger disk) and try "
-            f"again: the same object goes on.{said}",
+            f"again.{said}",
             engine,
         )
     if "could not set lock" in text:
@@ -190,7 +190,7 @@ def storage_error(exc: BaseException, path: str, doing: str) -> StorageError | N
         return DamagedFile(
             f"{doing}: {where} is damaged: it is not a whole DuckDB database (truncated, "
             f"partly overwritten, or copied while in use). Restore it from a backup "
-            f"(DuckDBEventStore.backup makes one); the damaged file was not changed.{said}",
+            f"(DuckDBEventStore.backup makes one).{said}",
             engine,
         )
     return None
@@ -245,7 +245,7 @@ def open_file(
     *,
     read_only: bool = False,
     doing: str | None = None,
-    setup: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    setup: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Connect to ``path`` (UTC session), run ``setup(conn)``, or raise a clear error and leave
     nothing behind.
@@ -300,8 +300,7 @@ def _check_length(conn: duckdb.DuckDBPyConnection, path: str, doing: str) -> Non
         raise DamagedFile(
             f"{doing}: the file is {length:,} bytes, shorter than the {wanted:,} its own "
             f"header says: it was truncated (a copy cut short, a disk that filled while it was "
-            f"copied). Restore it from a backup (DuckDBEventStore.backup makes one); the "
-            f"damaged file was not changed.",
+            f"copied). Restore it from a backup (DuckDBEventStore.backup makes one).",
             f"{blocks} blocks of {block_size} bytes",
         )
 

@@ -22,13 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-import duckdb
-
 from esteach.aggregate import Aggregate
 from esteach.checks import check_aggregate_id, check_int
 from esteach.determinism import Clock, system_clock
-from esteach.duck import connect, json_text, naive_utc, utc
-from esteach.errors import EventStoreError
+from esteach.duck import json_text, naive_utc, open_file, utc
 from esteach.jsondata import ensure_json_data
 
 __all__ = [
@@ -133,12 +130,10 @@ class DuckDBSnapshotStore:
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
         self.path = str(path)
-        try:
-            self._conn = connect(self.path)
-        except duckdb.Error as exc:
-            raise EventStoreError(f"cannot open DuckDB file {self.path!r}: {exc}") from exc
+        # Names the cause (a file another process holds, a full disk...) and leaves no file
+        # behind when the open fails (esteach.duck).
+        self._conn = open_file(self.path, setup=lambda conn: conn.execute(SNAPSHOT_SCHEMA))
         self._lock = threading.Lock()
-        self._conn.execute(SNAPSHOT_SCHEMA)
 
     def save(self, snapshot: Snapshot) -> None:
         state = json_text(ensure_json_data(snapshot.state, "snapshot state"))

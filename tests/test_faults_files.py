@@ -330,3 +330,81 @@ def test_backup_refuses_to_overwrite_a_file(tmp_path: Path) -> None:
         store.backup(target)
     assert target.read_bytes() == b"precious"
     assert os.listdir(tmp_path) == ["taken.duckdb"]
+
+
+# --- what each engine message is called -------------------------------------------------------
+
+ENGINE_MESSAGES = [
+    (
+        duckdb.TransactionException,
+        'TransactionContext Error: Failed to commit: Could not write file "x.duckdb.wal": No '
+        "space left on device",
+        "DiskFull",
+    ),
+    (duckdb.IOException, 'IO Error: Could not write file "x": File too large', "DiskFull"),
+    (
+        duckdb.TransactionException,
+        'TransactionContext Error: Failed to commit: Cannot open file "x.duckdb.wal": '
+        "Permission denied",
+        "FileNotWritable",
+    ),
+    (
+        duckdb.IOException,
+        'IO Error: Cannot open file "x.duckdb": Read-only file system',
+        "FileNotWritable",
+    ),
+    (
+        duckdb.IOException,
+        'IO Error: Could not set lock on file "x.duckdb": Conflicting lock is held in python '
+        "(PID 1)",
+        "FileInUse",
+    ),
+    (
+        duckdb.ConnectionException,
+        "Connection Error: Can't open a connection to same database file with a different "
+        "configuration than existing connections",
+        "FileInUse",
+    ),
+    (
+        duckdb.FatalException,
+        "FATAL Error: Failed: database has been invalidated because of a previous fatal error",
+        "DatabaseInvalidated",
+    ),
+    (
+        duckdb.Error,
+        "Corrupt database file: computed checksum 1 does not match stored checksum 2",
+        "DamagedFile",
+    ),
+    (
+        duckdb.IOException,
+        'IO Error: Failure while replaying WAL file "x.duckdb.wal": WAL does not match database',
+        "DamagedFile",
+    ),
+    (duckdb.CatalogException, "Catalog Error: Table with name nope does not exist!", None),
+]
+
+
+@pytest.mark.parametrize(("kind", "message", "expected"), ENGINE_MESSAGES)
+def test_each_engine_failure_is_named_for_its_cause(
+    kind: type[Exception], message: str, expected: str | None
+) -> None:
+    from esteach.duck import storage_error, translated
+
+    error = storage_error(kind(message), "x.duckdb", "the append failed")
+    if expected is None:  # not a storage fault: the caller's SQL error stays DuckDB's
+        assert error is None
+        return
+    assert type(error).__name__ == expected
+    assert isinstance(error, EsteachError)
+    assert error.engine_message == message and message in str(error)
+    assert str(error).startswith("the append failed")
+    raised = translated(kind(message), "x.duckdb", "the append failed")
+    assert raised.__cause__ is not None
+
+
+def test_duckdbs_interrupt_error_becomes_keyboard_interrupt() -> None:
+    from esteach.duck import translated
+
+    assert isinstance(translated(RuntimeError("Query interrupted"), "", ""), KeyboardInterrupt)
+    other = RuntimeError("something else")
+    assert translated(other, "", "") is other

@@ -27,6 +27,7 @@ import pytest
 
 from esteach import (
     CommandProcessor,
+    DamagedFile,
     DuckDBEventStore,
     Event,
     EventMetadata,
@@ -638,8 +639,8 @@ ROWS: list[Row] = [
     Row(
         "open-not-a-database",
         lambda w: DuckDBEventStore(w.tmp / "notes.txt"),
-        EventStoreError,
-        r"cannot open DuckDB file .*not a valid DuckDB database file",
+        DamagedFile,
+        r"cannot open DuckDB file .*is damaged.*backup.*not a valid DuckDB database file",
         kinds=ONE,
         setup=a_text_file("notes.txt"),
     ),

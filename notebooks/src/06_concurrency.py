@@ -447,8 +447,8 @@ print("stream:", [(e.event_type, e.version) for e in store.get_events("ada")])
 #
 # A DuckDB database file can be opened for writing by **one process at a time**. A second
 # process that tries gets an error at once: DuckDB locks the file. `DuckDBEventStore` turns that
-# into an `EventStoreError` that says what to do: close the other process (often another
-# notebook kernel still running). While one process writes the file, DuckDB refuses every
+# into `FileInUse` (a kind of `EventStoreError`) that says what to do: close the other process
+# (often another notebook kernel still running). While one process writes the file, DuckDB refuses every
 # other process, even one that only wants to read (`read_only=True`); several processes may
 # read a file together when none writes it.
 #
