@@ -107,11 +107,11 @@ def test_opening_a_new_file_on_a_full_disk_says_so_and_leaves_no_file(disk: Path
 def test_a_read_model_on_a_full_disk_says_so_and_the_same_object_resumes(
     disk: Path, tmp_path: Path
 ) -> None:
-    store = user_log(tmp_path / "events.duckdb", users=400)
+    store = user_log(tmp_path / "events.duckdb", users=150)
     model = UserQueryModel(store, database=disk / "users.duckdb")
     filler = fill(disk)
     with pytest.raises(EsteachError) as refused:
-        for _ in range(400):
+        for _ in range(150):
             model.catch_up(batch_size=5)
     assert "No space left on device" in str(refused.value)
     checkpoint = model.processor.query("SELECT position FROM projection_checkpoints")[0][0]
@@ -119,6 +119,6 @@ def test_a_read_model_on_a_full_disk_says_so_and_the_same_object_resumes(
     assert model.count_users() == checkpoint
     filler.unlink()
     model.catch_up()
-    assert model.count_users() == 400 == model.position
+    assert model.count_users() == 150 == model.position
     model.processor.close()
     store.close()

@@ -181,7 +181,7 @@ def test_an_interrupt_at_any_statement_of_a_bulk_import_imports_all_or_nothing(
 # --- read models -------------------------------------------------------------------------------
 
 
-def user_log(path: Path, users: int = 5) -> DuckDBEventStore:
+def user_log(path: Path, users: int = 4) -> DuckDBEventStore:
     store = DuckDBEventStore(path)
     processor = CommandProcessor(store, User)
     for n in range(users):
