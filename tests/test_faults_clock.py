@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from esteach import ANY, DuckDBEventStore, EventStore, InMemoryEventStore, NewEvent
+from esteach import (
+    ANY,
+    DuckDBEventStore,
+    EventStore,
+    InMemoryEventStore,
+    NewEvent,
+    SQLiteEventStore,
+)
 from esteach.errors import ClockJumped
 from esteach.store import rules
 
@@ -32,6 +39,9 @@ STORES: dict[str, Callable[..., EventStore]] = {
     "memory": lambda clock, path, **kw: InMemoryEventStore(clock=clock, **kw),
     "duckdb-memory": lambda clock, path, **kw: DuckDBEventStore(":memory:", clock=clock, **kw),
     "duckdb-file": lambda clock, path, **kw: DuckDBEventStore(path, clock=clock, **kw),
+    "sqlite-file": lambda clock, path, **kw: SQLiteEventStore(
+        path.with_suffix(".sqlite"), clock=clock, **kw
+    ),
 }
 
 
@@ -118,3 +128,5 @@ def test_a_bad_margin_is_refused(bad: object) -> None:
         InMemoryEventStore(max_clock_jump=bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_clock_jump"):
         DuckDBEventStore(":memory:", max_clock_jump=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_clock_jump"):
+        SQLiteEventStore(":memory:", max_clock_jump=bad)  # type: ignore[arg-type]

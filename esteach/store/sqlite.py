@@ -53,6 +53,8 @@ from esteach.events import Event, NewEvent
 from esteach.jsondata import FrozenDict, freeze
 from esteach.store.base import ExpectedVersion
 from esteach.store.rules import (
+    DEFAULT_MAX_CLOCK_JUMP,
+    ClockGuard,
     check_bulk,
     check_expected_version,
     check_stream_expectation,
@@ -123,11 +125,13 @@ class SQLiteEventStore:
         clock: Clock = system_clock,
         ids: IdFactory = uuid4_ids,
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        max_clock_jump: timedelta | None = DEFAULT_MAX_CLOCK_JUMP,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise InvalidInput(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
         self.path = str(path)
         self._clock = clock
+        self._clock_guard = ClockGuard(max_clock_jump)  # the rule for clocks that jump ahead
         self._ids = ids
         try:
             # Autocommit (isolation_level=None): transactions are begun and ended explicitly.
@@ -168,7 +172,7 @@ class SQLiteEventStore:
             if not batch:
                 conn.execute("ROLLBACK")
                 return []
-            timestamp = next_timestamp(self._clock(), self._last)
+            timestamp = next_timestamp(self._clock(), self._last, self._clock_guard)
             recorded = [
                 stored_event(  # Event(...) without checking again what was checked on the way in
                     event_id,
