@@ -118,7 +118,8 @@ CREATE INDEX IF NOT EXISTS events_by_stream ON events (aggregate_id);
 """
 # A global position is taken once, whatever happens: the index turns a reused position (a head
 # left behind the file) into a refusal instead of a silent duplicate. Created on open, so a
-# file from before it gets it too. It costs appends a few percent (docs/bad-input.md).
+# file from before it gets it too. Measured with benchmarks/position_index.py: appends with it
+# were 3-19% slower in three of five runs and faster in one, i.e. within this machine's noise.
 POSITION_KEY = "CREATE UNIQUE INDEX IF NOT EXISTS events_by_position ON events (global_position)"
 REPEATED_POSITIONS = """
 SELECT global_position FROM events GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 10
