@@ -22,6 +22,7 @@ from esteach import (
     CommandProcessor,
     DuckDBEventStore,
     Event,
+    InMemoryEventStore,
     NewEvent,
     StepClock,
     UserQueryModel,
@@ -234,3 +235,35 @@ def test_an_interrupt_at_any_statement_of_a_read_model_page_leaves_it_consistent
         assert model.lag() == 0
         model.processor.close()
     store.close()
+
+
+# --- the in-memory store ------------------------------------------------------------------------
+
+
+class InterruptOnStore(dict):  # type: ignore[type-arg]
+    """An id index that raises KeyboardInterrupt at its ``at``-th store: the stop button landing
+    between the lines that record one event."""
+
+    def __init__(self, items: dict[str, Event], at: int) -> None:
+        super().__init__(items)
+        self.at = at
+
+    def __setitem__(self, key: str, value: Event) -> None:
+        self.at -= 1
+        if self.at == 0:
+            raise KeyboardInterrupt
+        super().__setitem__(key, value)
+
+
+@pytest.mark.parametrize("at", [1, 2])
+def test_an_interrupt_while_the_in_memory_store_records_leaves_it_whole(at: int) -> None:
+    store = InMemoryEventStore(clock=StepClock(START))
+    store.append_events("a", 0, [NewEvent("ItemAdded", {})])
+    store._by_id = InterruptOnStore(store._by_id, at)  # type: ignore[assignment]
+    batch = [NewEvent("ItemAdded", {}, id="a-2"), NewEvent("ItemAdded", {}, id="a-3")]
+    with pytest.raises(KeyboardInterrupt):
+        store.append_events("a", 1, batch)
+    assert store.head_position() == 1 == store.stream_version("a")
+    assert [e.version for e in store.read_all()] == [1]
+    written = store.append_events("a", 1, batch)  # the retry goes in whole
+    assert [(e.version, e.global_position) for e in written] == [(2, 2), (3, 3)]

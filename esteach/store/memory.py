@@ -130,11 +130,31 @@ class InMemoryEventStore:
             return len(checked)
 
     def _record(self, recorded: list[Event]) -> None:
-        for event in recorded:
-            self._log.append(event)
-            self._timestamps.append(event.timestamp)
-            self._streams.setdefault(event.aggregate_id, []).append(event)
-            self._by_id[event.id] = event
+        size = len(self._log)
+        try:
+            for event in recorded:
+                self._log.append(event)
+                self._timestamps.append(event.timestamp)
+                self._streams.setdefault(event.aggregate_id, []).append(event)
+                self._by_id[event.id] = event
+        except BaseException:
+            # The stop button can land between two of these lines: undo them all, so the log,
+            # its streams and its ids never disagree (a stream behind the log would hand out
+            # a version twice).
+            self._undo(recorded, size)
+            raise
+
+    def _undo(self, recorded: list[Event], size: int) -> None:
+        del self._log[size:]
+        del self._timestamps[size:]
+        for event in reversed(recorded):  # each stream's last events first
+            stream = self._streams.get(event.aggregate_id)
+            if stream and stream[-1] is event:
+                stream.pop()
+                if not stream:
+                    del self._streams[event.aggregate_id]
+            if self._by_id.get(event.id) is event:
+                del self._by_id[event.id]
 
     # --- reading ---------------------------------------------------------------------------
 
