@@ -254,6 +254,10 @@ class InterruptOnStore(dict):  # type: ignore[type-arg]
             raise KeyboardInterrupt
         super().__setitem__(key, value)
 
+    def update(self, items: Any = (), **more: Event) -> None:
+        for key, value in dict(items, **more).items():
+            self[key] = value
+
 
 @pytest.mark.parametrize("at", [1, 2])
 def test_an_interrupt_while_the_in_memory_store_records_leaves_it_whole(at: int) -> None:

@@ -100,10 +100,15 @@ class InMemoryEventStore:
                 for i, (event_id, new) in enumerate(batch, start=1)
             ]
             # One stream, one commit time: the bookkeeping goes batch by batch, not event by event.
-            self._log.extend(recorded)
-            self._timestamps.extend([timestamp] * len(recorded))
-            self._streams.setdefault(aggregate_id, []).extend(recorded)
-            self._by_id.update(zip([event_id for event_id, _ in batch], recorded, strict=True))
+            size = len(self._log)
+            try:
+                self._log.extend(recorded)
+                self._timestamps.extend([timestamp] * len(recorded))
+                self._streams.setdefault(aggregate_id, []).extend(recorded)
+                self._by_id.update(zip([event_id for event_id, _ in batch], recorded, strict=True))
+            except BaseException:  # the stop button between two of these lines (see _record)
+                self._undo(recorded, size)
+                raise
             return recorded
 
     def bulk_import(self, events: Iterable[Event]) -> int:
