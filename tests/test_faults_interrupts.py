@@ -24,6 +24,7 @@ from esteach import (
     Event,
     InMemoryEventStore,
     NewEvent,
+    SQLiteEventStore,
     StepClock,
     UserQueryModel,
 )
@@ -271,3 +272,31 @@ def test_an_interrupt_while_the_in_memory_store_records_leaves_it_whole(at: int)
     assert [e.version for e in store.read_all()] == [1]
     written = store.append_events("a", 1, batch)  # the retry goes in whole
     assert [(e.version, e.global_position) for e in written] == [(2, 2), (3, 3)]
+
+
+# --- the SQLite store ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("after", [False, True])
+def test_an_interrupt_at_any_statement_of_a_sqlite_append_leaves_the_store_usable(
+    tmp_path: Path, after: bool
+) -> None:
+    def seeded_sqlite(path: Path) -> SQLiteEventStore:
+        store = SQLiteEventStore(path, clock=StepClock(START))
+        store.append_events("a", 0, [NewEvent("ItemAdded", {}, id="a-1")])
+        return store
+
+    def append(store: SQLiteEventStore) -> list[Event]:
+        return store.append_events("a", 1, [NewEvent("ItemAdded", {}, id="a-2")])
+
+    counting = seeded_sqlite(tmp_path / "count.sqlite")
+    count = len(statements(counting, "_conn", lambda: append(counting)))
+    counting.close()
+    for at in range(1, count + 1):
+        store = seeded_sqlite(tmp_path / f"{at}.sqlite")
+        with_fault(store, "_conn", at, "KeyboardInterrupt", after, lambda s=store: append(s))  # type: ignore[misc]
+        assert [e.version for e in append(store)] == [2]  # written now, or the stored retry
+        more = store.append_events("b", ANY, [NewEvent("ItemAdded", {})])
+        assert [e.global_position for e in store.read_all()] == [1, 2, 3]
+        assert more[0].global_position == 3 == store.head_position()
+        store.close()

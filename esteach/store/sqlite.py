@@ -300,13 +300,16 @@ class SQLiteEventStore:
         with self._lock:
             self._check_open()
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
             try:
+                # Inside the try: the stop button can land just after BEGIN began, and the
+                # transaction must not stay open for the next call to trip over.
+                conn.execute("BEGIN IMMEDIATE")
                 self._refresh()
                 yield conn
             except BaseException:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):  # keep the original error
+                        conn.execute("ROLLBACK")
                 self._seen_data_version = -1  # ask the file again before trusting memory
                 raise
 
