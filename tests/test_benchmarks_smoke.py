@@ -101,5 +101,8 @@ def test_quick_suite_runs_and_writes_the_expected_csv(tmp_path: Path) -> None:
     assert whole["size"] == "1" and float(whole["value"]) == float(setup["value"]) > 0
 
     ratios = by_section["ratio"]
-    assert all(r["met"] in ("yes", "no") for rs in ratios.values() for r in rs)
+    for subject, rs in ratios.items():
+        # A ratio against the eventsourcing library is measured only where it is installed.
+        unmeasured = not HAVE_EVENTSOURCING and "eventsourcing" in subject
+        assert all(r["met"] in (("",) if unmeasured else ("yes", "no")) for r in rs), subject
     assert any("command path (AggregateCache) / raw" in subject for subject in ratios)
