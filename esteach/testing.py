@@ -13,9 +13,9 @@ events may), and every event it decides must apply cleanly.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from esteach.aggregate import Aggregate
 from esteach.commands import Command
@@ -25,9 +25,26 @@ from esteach.errors import DomainError, InvalidInput
 from esteach.events import DomainEvent, Event, EventMetadata
 from esteach.processes import ProcessManager, Step
 
-__all__ = ["ProcessScenario", "Scenario", "given", "given_process", "user_stream"]
+__all__ = ["ProcessScenario", "Scenario", "changed_by", "given", "given_process", "user_stream"]
+
+T = TypeVar("T")
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def changed_by(aggregate: object, action: Callable[[], T]) -> tuple[T, list[str]]:
+    """Run ``action``; return its result and the names of ``aggregate``'s attributes it
+    changed, private ones too (a decision must change nothing at all).
+
+    >>> from esteach.domains.user import User
+    >>> user = User("u-1")
+    >>> changed_by(user, lambda: setattr(user, "email", "x@example.com"))
+    (None, ['email'])
+    """
+    before = copy.deepcopy(vars(aggregate))
+    result = action()
+    after = vars(aggregate)
+    return result, sorted(k for k in after.keys() | before.keys() if after.get(k) != before.get(k))
 
 
 def _all_aggregates(cls: type[Aggregate] = Aggregate) -> list[type[Aggregate]]:
@@ -79,18 +96,16 @@ class Scenario:
         self.aggregate_class = cls
         aggregate_id = command.target_id
         envelopes = _envelopes(self.history, aggregate_id, cls.aggregate_type)
-        self.aggregate = cls.load_from_events(envelopes, aggregate_id)
-        # All attributes, private ones too: a decision must change nothing at all.
-        before = copy.deepcopy(vars(self.aggregate))
-        try:
-            self._outcome = list(self.aggregate.handle_command(command))
-        except Exception as exc:  # the outcome under test: then_raises inspects it
-            self._outcome = exc
-        after = vars(self.aggregate)
-        if after != before:
-            changed = sorted(
-                k for k in after.keys() | before.keys() if after.get(k) != before.get(k)
-            )
+        aggregate = self.aggregate = cls.load_from_events(envelopes, aggregate_id)
+
+        def decide() -> list[DomainEvent] | Exception:
+            try:
+                return list(aggregate.handle_command(command))
+            except Exception as exc:  # the outcome under test: then_raises inspects it
+                return exc
+
+        self._outcome, changed = changed_by(aggregate, decide)
+        if changed:
             raise AssertionError(
                 f"handle_command({type(command).__name__}) changed the aggregate's state "
                 f"({', '.join(changed)}) without an event: decide in handle_command, change "

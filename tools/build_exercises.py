@@ -4,16 +4,22 @@
 
 Each source `notebooks/exercises/src/NN_name.py` is percent-format Python, exactly as for the
 lesson notebooks (see tools/build_notebooks.py, whose parsing and execution this reuses), plus
-solution markers on lines of their own, indented like the code they stand in for:
+solution markers on lines of their own, indented like the code they stand in for. A marker
+names a reference solution in the notebook's checker module, `esteach.exercises.<topic>`
+(`esteach.exercises.TOPICS` maps `NN` to the topic), which is the one copy of each solution:
 
-    # BEGIN SOLUTION                 the lines up to `# END SOLUTION` are a reference solution.
-    ...                              The solved copy keeps them (without the markers); the
-    # END SOLUTION                   learner copy has one line instead: `____  # your code here`
-    # BEGIN SOLUTION: <line>         ... or <line> itself, e.g. `query = ____  # your SQL here`
+    # SOLUTION: Cart.apply_event     the learner copy has `____  # your code here`; the solved
+                                     copy has the body of the reference function, as written
+                                     in the package (less its docstring)
+    # BEGIN SOLUTION: <name>         the same, but the learner copy has the lines up to
+    ...                              `# END SOLUTION` (a scaffold, e.g. `query = ____  # SQL`)
+    # END SOLUTION
 
-and writes `notebooks/exercises/NN_name_learner.ipynb` and `NN_name_solved.ipynb`, each run
-top to bottom in a fresh kernel: the learner copy's checks store "not attempted", the solved
-copy's "correct". NAMES are source names, or their starts (`01`); none means all of them.
+A reference that is not a function (`INTERVAL`, the SQL text `BALANCES_AT`) fills the solved
+copy as an assignment, to the name the scaffold's first line assigns (`query = '''...'''`).
+The tool writes `notebooks/exercises/NN_name_learner.ipynb` and `NN_name_solved.ipynb`, each
+run top to bottom in a fresh kernel: the learner copy's checks store "not attempted", the
+solved copy's "correct". NAMES are source names, or their starts (`01`); none means all.
 """
 
 from __future__ import annotations
@@ -22,13 +28,19 @@ import argparse
 import os
 import re
 import sys
+import textwrap
+import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_notebooks as notebooks  # the lesson notebooks' builder, reused
 import nbformat
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+from esteach.exercises import TOPICS
+from esteach.exercises.solutions import body_source, reference_named, value_source
 
 ROOT = notebooks.ROOT
 EXERCISES = notebooks.NOTEBOOKS / "exercises"
@@ -37,49 +49,94 @@ SOURCES = EXERCISES / "src"
 Variant = Literal["learner", "solved"]
 VARIANTS: tuple[Variant, ...] = ("learner", "solved")
 PLACEHOLDER = "____  # your code here"
-BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?::\s*(?P<learner>.*?))?\s*$")
+SINGLE = re.compile(r"^(?P<indent>\s*)# SOLUTION:\s*(?P<name>[\w.]+)\s*$")
+BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION:\s*(?P<name>[\w.]+)\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
+ASSIGNED = re.compile(r"^\s*(?P<target>[A-Za-z_]\w*)\s*=")
+Resolve = Callable[[str], Any]
 
 
-def split_solutions(text: str, name: str = "<source>") -> dict[Variant, str]:
-    """The learner's and the solved text of one source.
+def module_of(source: Path) -> str:
+    """The checker module's topic for a source: `01_exercises_...` -> `commands_and_events`."""
+    number = source.stem[:2]
+    if number not in TOPICS:
+        raise notebooks.SourceError(f"{source.name}: no checker module for {number!r} in TOPICS")
+    return TOPICS[number]
 
-    >>> source = "x = 1\\n    # BEGIN SOLUTION\\n    y = 2\\n    # END SOLUTION\\n"
-    >>> print(split_solutions(source)["learner"], end="")
-    x = 1
-        ____  # your code here
-    >>> print(split_solutions(source)["solved"], end="")
-    x = 1
-        y = 2
+
+def solved_lines(reference: object, indent: str, scaffold: list[str], where: str) -> list[str]:
+    """What a solution region becomes in the solved copy."""
+    if isinstance(reference, types.FunctionType):
+        text = body_source(reference)
+    else:
+        assigned = ASSIGNED.match(scaffold[0]) if scaffold else None
+        if assigned is None:
+            raise notebooks.SourceError(
+                f"{where}: a value solution needs a scaffold line that assigns it (`x = ____`)"
+            )
+        text = value_source(assigned["target"], reference)
+    return textwrap.indent(text, indent, lambda line: bool(line.strip())).splitlines()
+
+
+def split_solutions(text: str, name: str, resolve: Resolve) -> dict[Variant, str]:
+    """The learner's and the solved text of one source; ``resolve`` finds a reference by name.
+
+    >>> source = "# BEGIN SOLUTION: INTERVAL\\nN = ____  # a number\\n# END SOLUTION\\n"
+    >>> print(split_solutions(source, "x.py", lambda name: 41)["learner"], end="")
+    N = ____  # a number
+    >>> print(split_solutions(source, "x.py", lambda name: 41)["solved"], end="")
+    N = 41
     """
     learner: list[str] = []
     solved: list[str] = []
-    opened_at: int | None = None
+    opened: tuple[int, re.Match[str]] | None = None
+    scaffold: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        begin, end = BEGIN.match(line), END.match(line)
-        if begin:
-            if opened_at is not None:
-                raise notebooks.SourceError(
-                    f"{name}:{number}: BEGIN SOLUTION inside the one opened at line {opened_at}"
-                )
-            opened_at = number
-            learner.append(begin["indent"] + (begin["learner"] or PLACEHOLDER))
+        where = f"{name}:{number}"
+        single, begin, end = SINGLE.match(line), BEGIN.match(line), END.match(line)
+        if (single or begin) and opened is not None:
+            raise notebooks.SourceError(
+                f"{where}: a solution marker inside the region opened at line {opened[0]}"
+            )
+        if single:
+            learner.append(single["indent"] + PLACEHOLDER)
+            reference = _resolve(resolve, single["name"], where)
+            solved.extend(solved_lines(reference, single["indent"], [], where))
+        elif begin:
+            opened, scaffold = (number, begin), []
         elif end:
-            if opened_at is None:
-                raise notebooks.SourceError(f"{name}:{number}: END SOLUTION without a BEGIN")
-            opened_at = None
+            if opened is None:
+                raise notebooks.SourceError(f"{where}: END SOLUTION without a BEGIN")
+            at, marker = opened
+            reference = _resolve(resolve, marker["name"], f"{name}:{at}")
+            learner.extend(scaffold or [marker["indent"] + PLACEHOLDER])
+            solved.extend(solved_lines(reference, marker["indent"], scaffold, f"{name}:{at}"))
+            opened = None
+        elif opened is not None:
+            scaffold.append(line)
         else:
+            learner.append(line)
             solved.append(line)
-            if opened_at is None:
-                learner.append(line)
-    if opened_at is not None:
-        raise notebooks.SourceError(f"{name}:{opened_at}: BEGIN SOLUTION is never ended")
+    if opened is not None:
+        raise notebooks.SourceError(f"{name}:{opened[0]}: BEGIN SOLUTION is never ended")
     return {"learner": "\n".join(learner) + "\n", "solved": "\n".join(solved) + "\n"}
+
+
+def _resolve(resolve: Resolve, name: str, where: str) -> Any:
+    try:
+        return resolve(name)
+    except Exception as error:
+        raise notebooks.SourceError(f"{where}: no reference solution {name!r}: {error}") from error
 
 
 def variants(source: Path) -> dict[Variant, list[notebooks.Cell]]:
     """The cells of the learner and of the solved notebook that ``source`` makes."""
-    texts = split_solutions(source.read_text(encoding="utf-8"), source.name)
+    module = module_of(source)
+    texts = split_solutions(
+        source.read_text(encoding="utf-8"),
+        source.name,
+        lambda name: reference_named(module, name),
+    )
     return {variant: notebooks.parse_source(texts[variant], source.name) for variant in VARIANTS}
 
 

@@ -25,13 +25,15 @@ puts the reference solution into the notebook so a learner who is stuck can go o
 
 from __future__ import annotations
 
-import inspect
+import html
 import sys
-import textwrap
 import types
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
+
+from esteach.errors import InvalidInput
+from esteach.exercises.solutions import plain_source, value_source
 
 __all__ = [
     "PLACEHOLDER_NAME",
@@ -39,9 +41,12 @@ __all__ = [
     "NotYet",
     "Note",
     "Placeholder",
+    "Progress",
     "Result",
     "Status",
     "____",
+    "describe_error",
+    "progress",
     "unfinished",
     "unfinished_dependencies",
 ]
@@ -168,6 +173,11 @@ def unfinished_dependencies(answer: object) -> list[str]:
     """Names of the learner's other functions or classes that ``answer`` uses and that still
     hold ``____`` (an earlier exercise not done yet), in the order the code names them."""
     found: list[str] = []
+    if isinstance(answer, type):
+        # A class builds on its bases: 1.2's CartWithRules on the learner's own Cart.
+        for base in answer.__mro__[1:]:
+            if base.__module__ == answer.__module__ and unfinished(base, base.__name__):
+                found.append(base.__name__)
     for _, function in _functions_of(answer):
         for code in _codes(function.__code__):
             for name in code.co_names:
@@ -214,14 +224,41 @@ class Result:
         return self.correct
 
     def __str__(self) -> str:
-        message = self.message if self.message.endswith((".", "?", "!")) else self.message + "."
-        return f"Exercise {self.exercise} · {self.status}: {message}"
+        return f"Exercise {self.exercise} · {self.status}: {self._sentence}"
 
     __repr__ = __str__
 
+    @property
+    def _sentence(self) -> str:
+        return self.message if self.message.endswith((".", "?", "!")) else self.message + "."
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows this; terminals and nbval's stored text/plain show :meth:`__str__`."""
+        return _box(
+            STATUS_COLOURS[self.status],
+            f"<b>Exercise {html.escape(self.exercise)} · {self.status}</b>: "
+            f"{html.escape(self._sentence)}",
+        )
+
+
+STATUS_COLOURS: Final[dict[Status, str]] = {
+    "correct": "#2e7d32",  # green
+    "not yet": "#e65100",  # orange
+    "not attempted": "#757575",  # grey
+}
+"""The colour of each status in Jupyter, as learntools shows its feedback."""
+
+
+def _box(colour: str, inner_html: str) -> str:
+    return (
+        f'<div style="border-left: 6px solid {colour}; padding: 0.3em 0.8em; '
+        f'margin: 0.2em 0; color: inherit; background: {colour}14">{inner_html}</div>'
+    )
+
 
 class Note:
-    """Text shown as it is (hints, solutions, catch-up messages): its repr is the text."""
+    """Text shown as it is (hints, solutions, catch-up messages): its repr is the text; in
+    Jupyter, a box with the text as it is (code keeps its indentation)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -230,6 +267,45 @@ class Note:
         return self.text
 
     __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        title, _, rest = self.text.partition("\n")
+        body = f"<b>{html.escape(title)}</b>"
+        if rest:
+            body += f'<pre style="margin: 0.4em 0 0">{html.escape(rest.strip(chr(10)))}</pre>'
+        return _box("#1565c0", body)
+
+
+class Progress:
+    """Where a learner stands in one notebook: each exercise's status, one line each."""
+
+    def __init__(self, results: Sequence[tuple[Exercise, Result]]) -> None:
+        self.results = list(results)
+
+    @property
+    def done(self) -> int:
+        return sum(result.correct for _, result in self.results)
+
+    def __repr__(self) -> str:
+        lines = [f"Progress: {self.done} of {len(self.results)} exercises correct"]
+        for exercise, result in self.results:
+            lines.append(f"  {exercise.number} {exercise.title}: {result.status}")
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f'<li><span style="color: {STATUS_COLOURS[result.status]}">&#9679;</span> '
+            f"<b>{html.escape(exercise.number)}</b> {html.escape(exercise.title)}: "
+            f"{result.status}</li>"
+            for exercise, result in self.results
+        )
+        return _box(
+            "#1565c0",
+            f"<b>Progress: {self.done} of {len(self.results)} exercises correct</b>"
+            f'<ul style="list-style: none; margin: 0.3em 0 0; padding: 0">{rows}</ul>',
+        )
 
 
 # --- an exercise ------------------------------------------------------------------------------
@@ -263,7 +339,9 @@ class Exercise:
         on_catch_up: Callable[[], object] | None = None,
     ) -> None:
         if len(answers) != len(reference):
-            raise ValueError(f"exercise {number}: {len(answers)} answers, {len(reference)} refs")
+            raise InvalidInput(
+                f"exercise {number}: {len(answers)} answers but {len(reference)} references"
+            )
         self.number = number
         self.title = title
         self.answers = tuple(answers)
@@ -274,6 +352,8 @@ class Exercise:
         self._on_catch_up = on_catch_up
         self._next_hint = 0
         self._mistake_hint: str | None = None
+        self.last: Result | None = None
+        """The result of the last check, for :func:`progress`."""
 
     # --- check ---------------------------------------------------------------------------
 
@@ -284,14 +364,40 @@ class Exercise:
         ``options`` go to the checker (say, another registry to look in, for tests).
         """
         if not answers:
-            caller = sys._getframe(1).f_globals
-            missing = [name for name in self.answers if name not in caller]
-            if missing:
-                return self._result(
+            return self.check_in(sys._getframe(1).f_globals, **options)
+        return self._remember(self._verdict(answers, options))
+
+    def check_in(self, namespace: dict[str, Any], **options: Any) -> Result:
+        """Check the answers found by name in ``namespace`` (a notebook's globals)."""
+        missing = [name for name in self.answers if name not in namespace]
+        if missing:
+            return self._remember(
+                self._result(
                     "not attempted",
                     f"define {', '.join(missing)} first, then run {self._call('check')}",
                 )
-            answers = tuple(caller[name] for name in self.answers)
+            )
+        answers = tuple(namespace[name] for name in self.answers)
+        return self._remember(self._verdict(answers, options))
+
+    def _remember(self, result: Result) -> Result:
+        self.last = result
+        return result
+
+    def _verdict(self, answers: tuple[Any, ...], options: dict[str, Any]) -> Result:
+        try:
+            return self._judge(answers, options)
+        except KeyboardInterrupt:
+            raise  # the learner pressed stop: that is theirs to see, not a verdict
+        except BaseException as error:  # a check never shows a traceback
+            # Whatever the answer did (a pytest.fail, a sys.exit, an object whose repr
+            # raises), the learner gets one line.
+            self._mistake_hint = None
+            return self._result(
+                "not yet", f"your code raised {describe_error(error)}", mistake="raised"
+            )
+
+    def _judge(self, answers: tuple[Any, ...], options: dict[str, Any]) -> Result:
         if len(answers) != len(self.answers):
             return self._result(
                 "not yet",
@@ -317,8 +423,9 @@ class Exercise:
                 return self._result(
                     "not yet",
                     f"your code uses {', '.join(waiting)}, which still has a "
-                    f"{PLACEHOLDER_NAME} in it: finish that exercise first, or load its "
-                    f"reference solution with its catch_up()",
+                    f"{PLACEHOLDER_NAME} in it: finish that exercise first (or load its "
+                    f"reference solution with its catch_up()), then run this cell and its "
+                    f"definition again",
                     mistake="unfinished dependency",
                 )
         try:
@@ -326,7 +433,9 @@ class Exercise:
         except NotYet as verdict:
             self._mistake_hint = verdict.hint
             return self._result("not yet", verdict.why, mistake=verdict.mistake)
-        except Exception as error:  # the learner's code failed in a way no checker foresaw
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # the learner's code failed unforeseen
             self._mistake_hint = None
             return self._result(
                 "not yet", f"your code raised {describe_error(error)}", mistake="raised"
@@ -364,11 +473,9 @@ class Exercise:
         parts = []
         for name, obj in zip(self.answers, self.reference, strict=True):
             if isinstance(obj, (types.FunctionType, type)):
-                parts.append(textwrap.dedent(inspect.getsource(obj)).strip("\n"))
-            elif isinstance(obj, str) and "\n" in obj:
-                parts.append(f'{name} = """{obj}"""')
+                parts.append(plain_source(obj))
             else:
-                parts.append(f"{name} = {obj!r}")
+                parts.append(value_source(name, obj))
         return "\n\n\n".join(parts)
 
     def solution(self) -> Note:
@@ -402,5 +509,23 @@ class Exercise:
 
 def describe_error(error: BaseException) -> str:
     """``KeyError: 'sku'``: an error as one line (the first line of its message)."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    try:
+        message = str(error).strip()
+    except Exception:  # an error whose __str__ fails still has a name
+        message = ""
+    text = message.splitlines()[0] if message else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def progress(namespace: dict[str, Any] | None = None) -> Progress:
+    """Which exercises of this notebook are done: each one checked again, one line each.
+
+    The exercises are the ``Exercise`` objects in ``namespace`` (the calling notebook's
+    globals by default: ``ex1``, ``ex2``, ...), each checked against the answers defined there.
+    """
+    target = sys._getframe(1).f_globals if namespace is None else namespace
+    exercises = sorted(
+        {id(v): v for v in target.values() if isinstance(v, Exercise)}.values(),
+        key=lambda exercise: [int(part) for part in exercise.number.split(".")],
+    )
+    return Progress([(exercise, exercise.check_in(target)) for exercise in exercises])

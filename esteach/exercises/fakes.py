@@ -40,11 +40,13 @@ class _Passthrough:
 
 
 class CountingStore(_Passthrough):
-    """Counts the events ``get_events`` hands out, the loads and the appends."""
+    """Counts the events ``get_events`` hands out, the loads and the appends, and keeps the
+    ``from_version`` of every load."""
 
     def __init__(self, store: EventStore) -> None:
         super().__init__(store)
         self.events_read = 0
+        self.from_versions: list[int] = []
         self.loads = 0
         self.appends = 0
         self.expected_versions: list[ExpectedVersion] = []
@@ -52,6 +54,7 @@ class CountingStore(_Passthrough):
     def get_events(self, aggregate_id: str, from_version: int = 0) -> list[Event]:
         events = self.store.get_events(aggregate_id, from_version)
         self.loads += 1
+        self.from_versions.append(from_version)
         self.events_read += len(events)
         return events
 

@@ -12,8 +12,16 @@ from datetime import timedelta
 
 from esteach.determinism import SeededIds
 from esteach.domains.account import BankAccount, DepositMoney, OpenAccount, WithdrawMoney
-from esteach.domains.user import ChangeEmail, ChangeName, CreateUser, DeactivateUser, User
-from esteach.events import Event
+from esteach.domains.user import (
+    ChangeEmail,
+    ChangeName,
+    CreateUser,
+    DeactivateUser,
+    User,
+    UserDeactivated,
+    UserEmailChanged,
+)
+from esteach.events import DomainEvent, Event, NewEvent
 from esteach.exercises.sandbox import ExerciseStore, fresh_store
 from esteach.processor import CommandProcessor
 
@@ -21,28 +29,53 @@ __all__ = ["arrived_batch", "bank", "bank_over_days", "users_over_days", "users_
 
 
 def users_story(store: ExerciseStore | None = None) -> ExerciseStore:
-    """Two users' lives, eight events in all, interleaved as they happened, a minute apart."""
+    """Two users' lives, nine events in seven appends, interleaved as they happened, a minute
+    apart. Two appends hold two events each, which share the append's timestamp: an import
+    set Ada's email twice (first ``ada@babbage.org``, then ``ada@analytical.engine``), and
+    Grace's email changed as her account was closed."""
     store = fresh_store() if store is None else store
     users = CommandProcessor(store, User, ids=SeededIds(1))
+    ids = SeededIds(2)
+
+    def together(user_id: str, *events: DomainEvent) -> None:
+        wrapped = [NewEvent.from_domain(event, "User", id=ids()) for event in events]
+        store.append_events(user_id, store.stream_version(user_id), wrapped)
+
     for command in (
         CreateUser("ada", "ada@example.com", "Ada"),
         CreateUser("grace", "grace@example.com", "Grace"),
         ChangeEmail("ada", "ada@lovelace.org"),
         ChangeName("grace", "Grace Hopper"),
-        ChangeEmail("ada", "ada@analytical.engine"),
-        ChangeName("ada", "Ada Lovelace"),
-        ChangeEmail("grace", "grace@navy.mil"),
-        DeactivateUser("grace"),
     ):
         users.process_command(command)
+    together("ada", UserEmailChanged("ada@babbage.org"), UserEmailChanged("ada@analytical.engine"))
+    users.process_command(ChangeName("ada", "Ada Lovelace"))
+    together("grace", UserEmailChanged("grace@navy.mil"), UserDeactivated())
     return store
 
 
 def arrived_batch(seed: int = 7) -> list[Event]:
-    """:func:`users_story`'s events in the order a message queue delivered them: shuffled."""
+    """:func:`users_story`'s events in the order a message queue delivered them: shuffled, and
+    the two events of each two-event append in reverse order (nothing keeps them in order)."""
     events = list(users_story().read_all())
     random.Random(seed).shuffle(events)
+    for first, second in same_append_pairs(events):
+        i, j = events.index(first), events.index(second)
+        if i < j:
+            events[i], events[j] = second, first
     return events
+
+
+def same_append_pairs(events: list[Event]) -> list[tuple[Event, Event]]:
+    """The events that share a stream and a timestamp (one append), in version order."""
+    by_append: dict[tuple[str, object], list[Event]] = {}
+    for event in events:
+        by_append.setdefault((event.aggregate_id, event.timestamp), []).append(event)
+    return [
+        (group[0], group[1])
+        for group in (sorted(g, key=lambda e: e.version) for g in by_append.values())
+        if len(group) == 2
+    ]
 
 
 def bank(store: ExerciseStore | None = None, *, balance: int = 1_000) -> ExerciseStore:
@@ -84,7 +117,19 @@ def bank_over_days(store: ExerciseStore | None = None) -> ExerciseStore:
 
 
 def users_over_days(store: ExerciseStore | None = None) -> ExerciseStore:
-    """Ada and Grace over six days, one event a day at 09:00 UTC from 2024-01-01."""
+    """Ada and Grace over six days, an event a day at 09:00 UTC from 2024-01-01, and one
+    afternoon change: Ada's email on 2024-01-04 at 13:00 UTC.
+
+    ======================  ==========================================
+    2024-01-01 09:00        ada signs up (ada@example.com)
+    2024-01-02 09:00        grace signs up (grace@example.com)
+    2024-01-03 09:00        ada's email: ada@lovelace.org
+    2024-01-04 09:00        grace's email: grace@navy.mil
+    2024-01-04 13:00        ada's email: ada@babbage.org
+    2024-01-05 09:00        ada's email: ada@analytical.engine
+    2024-01-06 09:00        ada deactivated
+    ======================  ==========================================
+    """
     store = fresh_store(step=timedelta(days=1)) if store is None else store
     users = CommandProcessor(store, User, ids=SeededIds(1))
     for command in (
@@ -92,8 +137,11 @@ def users_over_days(store: ExerciseStore | None = None) -> ExerciseStore:
         CreateUser("grace", "grace@example.com", "Grace"),
         ChangeEmail("ada", "ada@lovelace.org"),
         ChangeEmail("grace", "grace@navy.mil"),
-        ChangeEmail("ada", "ada@analytical.engine"),
-        DeactivateUser("ada"),
     ):
         users.process_command(command)
+    store.clock.advance(-timedelta(hours=20))  # the next commit: the same day, 13:00
+    users.process_command(ChangeEmail("ada", "ada@babbage.org"))
+    store.clock.advance(-timedelta(hours=4))  # and back to 09:00 the day after
+    users.process_command(ChangeEmail("ada", "ada@analytical.engine"))
+    users.process_command(DeactivateUser("ada"))
     return store

@@ -17,8 +17,10 @@
 #
 # Under every check there is a cell with three commented lines. Uncomment one and run it:
 # `ex1.hint()` gives a hint (first one for the mistake your last check found, then the
-# general ones, one per run); `ex1.solution()` shows a reference solution; `ex1.catch_up()`
-# loads the reference solution into this notebook, so that you can go on when you are stuck.
+# general ones, one per run); `ex1.solution()` shows a reference solution, which you can paste
+# into your cell and run; `ex1.catch_up()` loads the reference solution into this notebook, so
+# that you can go on when you are stuck. `progress()`, at the end, lists which exercises are
+# done.
 #
 # This notebook comes in two copies built from one source: the **learner** copy, where you
 # work, and the **solved** copy, with the reference solutions filled in.
@@ -33,7 +35,7 @@
 # %%
 # NBVAL_CHECK_OUTPUT
 from esteach import NewEvent, given
-from esteach.exercises import ____, fresh_store  # noqa: F401 (____ is where your code goes)
+from esteach.exercises import ____, fresh_store, progress  # noqa: F401 (____: your code)
 from esteach.exercises.cart import (
     AddItem,
     CartAlreadyCheckedOut,
@@ -46,7 +48,7 @@ from esteach.exercises.cart import (
     ItemLimitReached,
     ItemRemoved,
 )
-from esteach.exercises.nb01 import ex1, ex2, ex3
+from esteach.exercises.commands_and_events import ex1, ex2, ex3
 
 print(ex1, ex2, ex3, sep="\n")
 
@@ -82,23 +84,14 @@ print(inspect.getsource(CartBase.__init__))
 #    error.
 # 4. `CartCheckedOut`: the status becomes `"checked_out"`.
 # 5. Only assign state from the event: no checks, no clock, no I/O. A replay next year must
-#    give the same cart.
+#    give the same cart, even of a history an older release recorded under looser rules.
+#    The base class counts the version: leave `self.version` alone.
 
 
 # %%
 class Cart(CartBase):
     def apply_event(self, event):
-        # BEGIN SOLUTION
-        if isinstance(event, CartOpened):
-            self.customer = event.customer
-            self.status = "open"
-        elif isinstance(event, ItemAdded):
-            self.items[event.sku] = self.items.get(event.sku, 0) + event.quantity
-        elif isinstance(event, ItemRemoved):
-            self.items.pop(event.sku, None)  # nothing to remove is fine: the event happened
-        elif isinstance(event, CartCheckedOut):
-            self.status = "checked_out"
-        # END SOLUTION
+        # SOLUTION: Cart.apply_event
 
 
 # %% [markdown]
@@ -119,9 +112,10 @@ store.append_events("cart-1", 0, [NewEvent.from_domain(e, "Cart") for e in cart_
 Cart.load_from_events(store.get_events("cart-1"))
 
 # %% [markdown]
-# **Check it.** The check replays this history and an older one, one event at a time, and
-# compares the state after each event with the reference. It also watches `apply_event` for
-# a reading of the clock, I/O or random numbers.
+# **Check it.** The check replays this history and one an older release recorded (it let
+# customers remove what they never added, hold 12 of one sku, and add to a checked-out cart),
+# one event at a time, and compares the state after each event with the reference. It also
+# watches `apply_event` for a reading of the clock, I/O or random numbers.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -149,26 +143,20 @@ ex1.check(Cart)
 # 5. Otherwise decide `[ItemAdded(sku, quantity)]`, and change nothing: state changes only in
 #    `apply_event`, once the event is recorded.
 #
-# `self.exists` tells whether the cart was opened. The check runs your `handle_command` with
-# the reference `apply_event`, so a slip in exercise 1.1 does not count twice.
+# `self.exists` tells whether the cart was opened. `CartWithRules` builds on your `Cart`, so
+# finish exercise 1.1 first (or run `ex1.catch_up()`, then this cell again). The check runs
+# your `handle_command` with the reference `apply_event`, so a slip in 1.1 does not count
+# twice.
 
 
 # %%
 class CartWithRules(Cart):
     def handle_command(self, command):
+        # BEGIN SOLUTION: CartWithRules.handle_command
         if isinstance(command, AddItem):
-            # BEGIN SOLUTION
-            if not self.exists:
-                raise CartNotFound(f"cart {self.aggregate_id!r} does not exist")
-            if self.status == "checked_out":
-                raise CartAlreadyCheckedOut(f"cart {self.aggregate_id!r} is checked out")
-            if not 1 <= command.quantity <= 10:
-                raise InvalidQuantity(f"a quantity is 1 to 10, got {command.quantity}")
-            if self.items.get(command.sku, 0) + command.quantity > 10:
-                raise ItemLimitReached(f"a cart holds at most 10 of {command.sku!r}")
-            return [ItemAdded(command.sku, command.quantity)]
-            # END SOLUTION
+            ____  # your code here
         return super().handle_command(command)
+        # END SOLUTION
 
 
 # %% [markdown]
@@ -211,26 +199,22 @@ ex2.check(CartWithRules)
 #    `given(..., aggregate=cart_class)`.
 # 2. Given a cart that was opened, got an item and was checked out; when `AddItem` arrives;
 #    then `CartAlreadyCheckedOut` is raised.
-# 3. The test passes against a correct cart, and fails (an `AssertionError`) against a cart
-#    that breaks the rule: one that lets the item in, and one that raises another error.
+# 3. The test passes against a correct cart, and fails against a cart that breaks the rule:
+#    one that lets the item in, and one that raises another error. A test fails by raising:
+#    `then_raises(...)` does it for you, and so do `pytest.raises(...)` and a plain `assert`
+#    in a `try`/`except`; all three are fine.
 
 
 # %%
 def test_checked_out_cart_takes_no_items(cart_class):
-    # BEGIN SOLUTION
-    given(
-        CartOpened("cart-1", "Ada"),
-        ItemAdded("tea", 1),
-        CartCheckedOut(),
-        aggregate=cart_class,
-    ).when(AddItem("cart-1", "cake", 1)).then_raises(CartAlreadyCheckedOut)
-    # END SOLUTION
+    # SOLUTION: test_checked_out_cart_takes_no_items
 
 
 # %% [markdown]
 # **Check it.** The check runs your test three times: against the reference cart (it must
 # pass), against a cart that forgot the rule, and against one that raises `CartNotFound`
-# instead (it must fail against both). A test that passes against a broken cart tests nothing.
+# instead (it must fail against both: any error your test raises counts as failing). A test
+# that passes against a broken cart tests nothing.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -240,6 +224,15 @@ ex3.check(test_checked_out_cart_takes_no_items)
 # ex3.hint()      # a hint; run again for the next one
 # ex3.solution()  # a reference solution
 # ex3.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
+# ## Where you stand
+#
+# `progress()` checks every exercise of this notebook again and lists which are done.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+progress()
 
 # %% [markdown]
 # ## Recap

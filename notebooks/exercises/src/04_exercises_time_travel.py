@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 
 from esteach import events_table, state_at
 from esteach.domains.user import User
-from esteach.exercises import ____  # noqa: F401 (____ is where your code goes)
-from esteach.exercises.nb04 import balances_at, bank_over_days, ex1, ex2, users_over_days
+from esteach.exercises import ____, progress  # noqa: F401 (____: your code)
+from esteach.exercises.time_travel import balances_at, bank_over_days, ex1, ex2, users_over_days
 
 print(ex1, ex2, sep="\n")
 
@@ -30,7 +30,8 @@ print(ex1, ex2, sep="\n")
 # ## Exercise 4.1 · An email at a moment
 #
 # **Scenario.** Support asks: "which email did Ada have when we sent the invoice?" The log
-# knows. Here are Ada's and Grace's events, one a day at 09:00 UTC:
+# knows. Here are Ada's and Grace's events, one a day at 09:00 UTC, and one more on the
+# afternoon of January 4th:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -50,10 +51,7 @@ for event in users.read_all():
 
 # %%
 def email_at(store, user_id, moment):
-    # BEGIN SOLUTION
-    user = state_at(store, User, user_id, at=moment)
-    return user.email if user.exists else None
-    # END SOLUTION
+    # SOLUTION: email_at
 
 
 # %% [markdown]
@@ -70,8 +68,9 @@ for moment in [
     print(f"{moment:%Y-%m-%d %H:%M}  {email_at(users, 'ada', moment)!r}")
 
 # %% [markdown]
-# **Check it.** Eight questions, some exactly at a commit, one in another time zone. A wrong
-# answer is recognised as "the email before", "the email today", or "something for a user who
+# **Check it.** Ten questions, some exactly at a commit, two in other time zones (14:00 at
+# UTC+2 is 12:00 UTC). A wrong answer is recognised as "the email before", "the email today",
+# "the time zone ignored", "dates compared instead of moments", or "something for a user who
 # did not exist yet".
 
 # %%
@@ -110,18 +109,8 @@ print(
 #    `account_id`; an account with no money moved yet has balance 0.
 
 # %%
-# BEGIN SOLUTION: query = ____  # your SQL, as a string with one ? for the moment
-query = """
-SELECT aggregate_id AS account_id,
-       coalesce(sum(CASE event_type
-                        WHEN 'MoneyDeposited' THEN CAST(data->>'amount' AS BIGINT)
-                        WHEN 'MoneyWithdrawn' THEN -CAST(data->>'amount' AS BIGINT)
-                    END), 0) AS balance
-FROM events_log
-WHERE aggregate_type = 'BankAccount' AND timestamp <= ?
-GROUP BY aggregate_id
-ORDER BY account_id
-"""
+# BEGIN SOLUTION: BALANCES_AT
+query = ____  # your SQL, as a string with one ? for the moment
 # END SOLUTION
 
 # %% [markdown]
@@ -145,6 +134,15 @@ ex2.check(query)
 # ex2.hint()      # a hint; run again for the next one
 # ex2.solution()  # a reference solution
 # ex2.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
+# ## Where you stand
+#
+# `progress()` checks every exercise of this notebook again and lists which are done.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+progress()
 
 # %% [markdown]
 # ## Recap

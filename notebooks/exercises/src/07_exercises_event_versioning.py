@@ -20,11 +20,12 @@
 # %%
 # NBVAL_CHECK_OUTPUT
 import inspect
+from decimal import Decimal
 
-from esteach import InvalidEventData, UnknownEventType, registry
+from esteach import InvalidEventData, InvalidInput, UnknownEventType, registry
 from esteach.domains.account import BankAccount
-from esteach.exercises import ____  # noqa: F401 (____ is where your code goes)
-from esteach.exercises.nb07 import GuestRegistered, ex1, ex2, old_event
+from esteach.exercises import ____, progress  # noqa: F401 (____: your code)
+from esteach.exercises.versioning import GuestRegistered, ex1, ex2, old_event
 
 print(ex1, ex2, sep="\n")
 
@@ -54,15 +55,7 @@ print(inspect.getsource(GuestRegistered))
 
 # %%
 def upcast_guest_v1(data):
-    # BEGIN SOLUTION
-    first_name, _, last_name = data["name"].partition(" ")
-    return {
-        "guest_id": data["guest_id"],
-        "first_name": first_name,
-        "last_name": last_name,
-        "email": data["email"],
-    }
-    # END SOLUTION
+    # SOLUTION: upcast_guest_v1
 
 
 # %% [markdown]
@@ -109,8 +102,10 @@ for event in old_account:
 # **Rules.** Write `credited_to_deposited(data)`, then register it:
 #
 # 1. The result is `MoneyDeposited` data: one field, `amount`, an `int` of cents.
-# 2. Convert exactly: `"0.29"` is 29 cents. No float on the way: `float("0.29") * 100` is
-#    `28.999999999999996`.
+# 2. Convert exactly: `"0.29"` is 29 cents, `"12.5"` is 1250, `"7"` is 700, and a
+#    correction `"-0.29"` is -29. No float on the way, not even with rounding after it:
+#    `float("0.29") * 100` is `28.999999999999996`. An amount with more than two decimals
+#    (`"1.005"`) is no whole number of cents: refuse it (raise `InvalidInput`), never round.
 # 3. Register it, so that every reader (aggregates, projections, time travel) lifts
 #    `AccountCredited` version 1 to `MoneyDeposited` version 1:
 #    `registry.upcaster(...)` with `to_event_type="MoneyDeposited"` (notebook 07, section 3).
@@ -119,17 +114,12 @@ for event in old_account:
 
 # %%
 def credited_to_deposited(data):
-    # BEGIN SOLUTION
-    euros, _, cents = data["amount_euros"].partition(".")
-    return {"amount": int(euros) * 100 + int(cents)}
-    # END SOLUTION
+    # SOLUTION: credited_to_deposited
 
 
 # %%
-# BEGIN SOLUTION: # rule 3: register credited_to_deposited here, and run this cell again after each change
-_ = registry.upcaster("AccountCredited", from_version=1, to_event_type="MoneyDeposited")(
-    credited_to_deposited
-)
+# BEGIN SOLUTION: register_credited
+# rule 3: register credited_to_deposited here, and run this cell again after each change
 # END SOLUTION
 
 # %% [markdown]
@@ -143,8 +133,9 @@ except (UnknownEventType, InvalidEventData) as error:
     print(f"{type(error).__name__}: {error}")
 
 # %% [markdown]
-# **Check it.** Five amounts, exact to the cent; your input left unchanged; and the registry
-# holding your very function, from `AccountCredited` v1 to `MoneyDeposited` v1.
+# **Check it.** Ten amounts, exact to the cent (one too large for a float), two that must be
+# refused; your input left unchanged and no `float()` called; and the registry holding your
+# very function, from `AccountCredited` v1 to `MoneyDeposited` v1.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -154,6 +145,15 @@ ex2.check(credited_to_deposited)
 # ex2.hint()      # a hint; run again for the next one
 # ex2.solution()  # a reference solution
 # ex2.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
+# ## Where you stand
+#
+# `progress()` checks every exercise of this notebook again and lists which are done.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+progress()
 
 # %% [markdown]
 # ## Recap

@@ -19,7 +19,7 @@ from esteach.domains.account import (
     InsufficientFunds,
     WithdrawMoney,
 )
-from esteach.errors import WrongExpectedVersion
+from esteach.errors import InvalidInput, WrongExpectedVersion
 from esteach.events import Event, NewEvent
 from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.fakes import Runaway, SomeoneElseFirst
@@ -51,7 +51,7 @@ def execute_with_retry(
         except WrongExpectedVersion:
             if attempt == max_attempts:
                 raise
-    raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+    raise InvalidInput(f"max_attempts must be at least 1, got {max_attempts}")
 
 
 # --- shared -----------------------------------------------------------------------------------
@@ -64,6 +64,13 @@ def _other_teller(store: EventStore, command: AccountCommand) -> Callable[[], ob
 
 def _balance(store: EventStore) -> int:
     return BankAccount.load_from_events(store.get_events("acc-1"), "acc-1").balance
+
+
+def _short(value: object) -> str:
+    """A learner's return value, short: ``[]``, ``None``, ``a list of 1 event``."""
+    if isinstance(value, list) and value:
+        return f"a list of {len(value)} event(s)"
+    return repr(value)[:40]
 
 
 # --- 6.1 --------------------------------------------------------------------------------------
@@ -104,7 +111,7 @@ def check_execute(learner: object) -> str:
     )
     doing = "execute(...) while another teller withdrew 7000 between your load and your append"
     try:
-        learner(racing, "acc-1", WithdrawMoney("acc-1", 7_000))
+        recorded = learner(racing, "acc-1", WithdrawMoney("acc-1", 7_000))
     except WrongExpectedVersion:
         if racing.interfered != 1 or store.stream_version("acc-1") != 3:
             raise NotYet(
@@ -121,6 +128,15 @@ def check_execute(learner: object) -> str:
         raise NotYet(
             "your execute never loaded the account with store.get_events before appending (rule 1)",
             mistake="no load",
+        )
+    if store.stream_version("acc-1") == 3:
+        raise NotYet(
+            f"{doing} returned {_short(recorded)} although the store refused your "
+            f"append: the WrongExpectedVersion was caught and dropped, so the caller believes "
+            f"the withdrawal happened. Let it through to the caller (rule 3), who can retry "
+            f"(exercise 6.2)",
+            mistake="swallowed the conflict",
+            hint="No try/except around append_events in execute: the conflict is the answer.",
         )
     raise NotYet(
         f"{doing} went through: the balance is now {_balance(store)} cents, below zero on an "

@@ -56,7 +56,7 @@ class DepositTotals:
     """Exercise 3.1: money deposited per account, in cents; safe to deliver an event twice."""
 
     def __init__(self) -> None:
-        self.totals: dict[str, int] = {}
+        self.totals: dict[str, int] = {}  # account id -> cents deposited
         self.position = 0  # the checkpoint: global position of the last event handled
 
     def handle(self, event: Event) -> None:
@@ -236,6 +236,14 @@ def check_daily_deposits(learner: object) -> str:
                 f"the read model holds {rows!r}: each deposit replaced the day's total (INSERT "
                 f"OR REPLACE) instead of adding to it (rule 2)",
                 mistake="replace instead of add",
+                hint="ON CONFLICT (day) DO UPDATE SET total = total + excluded.total adds.",
+            )
+        if rows == [("2024-01-01", 10_000), ("2024-01-02", 40), ("2024-01-03", 60)]:
+            raise NotYet(
+                f"the read model holds {rows!r}: only each day's first deposit counted (ON "
+                f"CONFLICT DO NOTHING); a later deposit of the day must add to the total "
+                f"(rule 2)",
+                mistake="kept the first deposit",
                 hint="ON CONFLICT (day) DO UPDATE SET total = total + excluded.total adds.",
             )
         raise NotYet(f"the read model holds {rows!r}, expected {_EXPECTED!r}", mistake="wrong")

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
@@ -13,6 +14,7 @@ import duckdb
 
 from esteach.analytics import SupportsSQL, events_table
 from esteach.domains.user import User
+from esteach.events import Event
 from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.stories import bank_over_days, users_over_days
 from esteach.store.base import EventStore
@@ -61,15 +63,61 @@ def balances_at(con: SupportsSQL, query: str, moment: datetime) -> list[tuple[An
 
 _AT_09: Final = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 _PLUS_TWO: Final = timezone(timedelta(hours=2))
+_MINUS_FIVE: Final = timezone(timedelta(hours=-5))
 _QUESTIONS: Final = [
     ("ada", _AT_09 - timedelta(days=1)),
     ("ada", _AT_09),  # exactly when she signed up
     ("ada", _AT_09 + timedelta(days=2) - timedelta(minutes=1)),
     ("ada", _AT_09 + timedelta(days=2)),  # exactly when her email changed
-    ("ada", datetime(2024, 1, 4, 14, 0, tzinfo=_PLUS_TWO)),  # 12:00 UTC
+    # 12:00 UTC: before her 13:00 UTC change that day, though 14:00 on the wall clock there.
+    ("ada", datetime(2024, 1, 4, 14, 0, tzinfo=_PLUS_TWO)),
+    ("ada", datetime(2024, 1, 4, 13, 0, tzinfo=UTC)),  # exactly the afternoon change
+    # 10:00 UTC: after her 09:00 UTC change, though 05:00 on the wall clock there.
+    ("ada", datetime(2024, 1, 5, 5, 0, tzinfo=_MINUS_FIVE)),
     ("grace", _AT_09 + timedelta(hours=3)),
     ("grace", _AT_09 + timedelta(days=3)),
     ("ada", datetime(2024, 2, 1, tzinfo=UTC)),
+]
+
+
+def _replayed(
+    store: EventStore, user_id: str, counts: Callable[[Event, datetime], bool], moment: datetime
+) -> str | None:
+    """The email a replay gives when ``counts(event, moment)`` decides which events count."""
+    events = [e for e in store.get_events(user_id) if counts(e, moment)]
+    user = User.load_from_events(events, user_id)
+    return user.email if user.exists else None
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None)
+
+
+# Typical wrong readings of "at a moment": what each answers, its tag, its message and hint.
+_READINGS: Final[list[tuple[str, Callable[[Event, datetime], bool], str, str]]] = [
+    (
+        "missed the event at the moment",
+        lambda e, moment: e.timestamp < moment,
+        "the email from before: an event was committed exactly at that moment, and it counts "
+        "(rule 1: at or before)",
+        "Compare with <=, not <: state_at(store, User, user_id, at=moment) does.",
+    ),
+    (
+        "time zone ignored",
+        lambda e, moment: _naive(e.timestamp) <= _naive(moment),
+        "the clock readings were compared without their time zones. {moment} is "
+        "{utc} UTC; the commits are in UTC. Compare moments, with their time zones: "
+        "event.timestamp <= moment (rule 1)",
+        "Keep both aware: e.timestamp <= moment compares instants, whatever zone each is "
+        "written in; .replace(tzinfo=None) throws the zone away.",
+    ),
+    (
+        "compared dates, not moments",
+        lambda e, moment: e.timestamp.date() <= moment.date(),
+        "every event of that day counted, even those after the moment: compare the moments "
+        "themselves, not their dates (rule 1)",
+        "event.timestamp <= moment, not event.timestamp.date() <= moment.date().",
+    ),
 ]
 
 
@@ -86,7 +134,6 @@ def check_email_at(learner: object) -> str:
         want = email_at(store, user_id, moment)
         if got == want and type(got) is type(want):
             continue
-        just_before = email_at(store, user_id, moment - timedelta(microseconds=1))
         now = User.load_from_events(store.get_events(user_id), user_id).email
         if got == now and want != now:
             raise NotYet(
@@ -95,21 +142,26 @@ def check_email_at(learner: object) -> str:
                 hint="Replay only the events committed at or before the moment: "
                 "state_at(store, User, user_id, at=moment).",
             )
+        for mistake, counts, why, hint in _READINGS:
+            if got == _replayed(store, user_id, counts, moment):
+                utc = moment.astimezone(UTC).strftime("%H:%M")
+                raise NotYet(
+                    f"{doing} gave {got!r}, expected {want!r}: "
+                    + why.format(moment=moment.strftime("%H:%M%z"), utc=utc),
+                    mistake=mistake,
+                    hint=hint,
+                )
         if want is None:
             raise NotYet(
                 f"{doing} gave {got!r}, but {user_id} did not exist yet: return None (rule 2)",
                 mistake="answer before the user existed",
                 hint="user.exists is False for a user rebuilt from no events.",
             )
-        if got == just_before:
-            raise NotYet(
-                f"{doing} gave {got!r}, the email from before: an event was committed exactly "
-                f"at that moment, and it counts (rule 1: at or before)",
-                mistake="missed the event at the moment",
-                hint="Compare with <=, not <: state_at(store, User, user_id, at=moment) does.",
-            )
         raise NotYet(f"{doing} gave {got!r}, expected {want!r}", mistake="wrong")
-    return "email_at answers for every moment, at commit times exactly, and before sign-up"
+    return (
+        "email_at answers for every moment, at commit times exactly, in any time zone, and "
+        "before sign-up"
+    )
 
 
 ex1 = Exercise(
@@ -146,6 +198,12 @@ _VARIANTS: Final = [
         "an event committed exactly at the moment is missing: at the moment means "
         "timestamp <= ? (rule 1)",
         "missed the event at the moment",
+    ),
+    (
+        BALANCES_AT.replace("timestamp <= ?", "CAST(timestamp AS DATE) <= CAST(? AS DATE)"),
+        "events later on the moment's day were counted: compare the commit time with the "
+        "moment itself, timestamp <= ?, not their dates (rule 1)",
+        "compared dates, not moments",
     ),
     (
         BALANCES_AT.replace("THEN -CAST", "THEN CAST"),
@@ -192,6 +250,23 @@ def check_balances_query(query: object) -> str:
     for variant, why, mistake in _VARIANTS:
         if got == _outputs(con, variant):
             raise NotYet(why, mistake=mistake)
+    for moment, rows, wanted in zip(_MOMENTS, got, want, strict=True):
+        have, need = {row[0] for row in rows}, {row[0] for row in wanted}
+        if need - have:
+            raise NotYet(
+                f"at {moment.isoformat()} your query has no row for {sorted(need - have)}, "
+                f"which existed by then: an account opened but without money moved has "
+                f"balance 0, and still a row (rule 3)",
+                mistake="account missing",
+                hint="Keep every event of the account in the WHERE (AccountOpened too), and "
+                "let the CASE give nothing for the others; coalesce(sum(...), 0) makes it 0.",
+            )
+        if sorted(rows, key=repr) == sorted(wanted, key=repr) and rows != wanted:
+            raise NotYet(
+                f"at {moment.isoformat()} the rows are right but in another order: "
+                f"ORDER BY account_id (rule 3)",
+                mistake="not ordered",
+            )
     for moment, rows, wanted in zip(_MOMENTS, got, want, strict=True):
         if rows != wanted:
             raise NotYet(

@@ -8,18 +8,18 @@
 from __future__ import annotations
 
 import copy
-import inspect
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from esteach.domains.account import MoneyDeposited
-from esteach.errors import InvalidEventData
+from esteach.errors import InvalidEventData, InvalidInput
 from esteach.events import DomainEvent, Event, EventMetadata, EventRegistry
 from esteach.events import registry as default_registry
 from esteach.exercises.core import Exercise, NotYet, describe_error
+from esteach.exercises.solutions import body_source, plain_source
 from esteach.upcasting import Upcaster
 
 __all__ = [
@@ -78,21 +78,17 @@ def upcast_guest_v1(data: dict[str, Any]) -> dict[str, Any]:
 
 def credited_to_deposited(data: dict[str, Any]) -> dict[str, Any]:
     """Exercise 7.2: AccountCredited v1 {amount_euros: "12.50"} -> MoneyDeposited v1 {amount}."""
-    euros, _, cents = data["amount_euros"].partition(".")
-    return {"amount": int(euros) * 100 + int(cents)}
+    cents = Decimal(data["amount_euros"]) * 100  # exact: "12.5" is 1250, "-0.29" is -29
+    if cents != cents.to_integral_value():
+        raise InvalidInput(f"{data['amount_euros']!r} is not a whole number of cents")
+    return {"amount": int(cents)}
 
 
 def register_credited(registry: EventRegistry) -> None:
     """Exercise 7.2, rule 3: every reader sees AccountCredited v1 as MoneyDeposited v1."""
-    registry.upcaster("AccountCredited", from_version=1, to_event_type="MoneyDeposited")(
+    _ = registry.upcaster("AccountCredited", from_version=1, to_event_type="MoneyDeposited")(
         credited_to_deposited
-    )
-
-
-_REGISTRATION: Final = """\
-registry.upcaster("AccountCredited", from_version=1, to_event_type="MoneyDeposited")(
-    credited_to_deposited
-)"""
+    )  # `_ =` keeps a notebook cell from showing the function it returns
 
 
 # --- shared -----------------------------------------------------------------------------------
@@ -187,7 +183,99 @@ ex1 = Exercise(
 
 # --- 7.2 --------------------------------------------------------------------------------------
 
-_AMOUNTS: Final = {"12.50": 1250, "0.29": 29, "0.07": 7, "5.00": 500, "1000000.01": 100000001}
+_AMOUNTS: Final = {
+    "12.50": 1250,
+    "0.29": 29,
+    "0.07": 7,
+    "5.00": 500,
+    "12.5": 1250,
+    "7": 700,
+    "-0.29": -29,
+    "-3.10": -310,
+    "1000000.01": 100000001,
+    "90071992547409.93": 9007199254740993,  # beyond what a float holds to the cent
+}
+_SUB_CENT: Final = ("1.005", "0.001")
+"""Amounts that are no whole number of cents: an upcaster must refuse them (rule 2)."""
+
+
+class _FloatWatch(type):
+    """A stand-in for ``float`` that notes every call and otherwise is ``float``."""
+
+    calls = 0
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> float:
+        _FloatWatch.calls += 1
+        return float(*args, **kwargs)
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        return isinstance(instance, float)
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, float)
+
+
+class _WatchedFloat(metaclass=_FloatWatch):
+    fromhex = staticmethod(float.fromhex)
+
+
+def _floats_used(learner: object, action: Callable[[], Any]) -> tuple[Any, int]:
+    """Run ``action``; return what it returned and how often the learner's code called
+    ``float`` meanwhile.
+
+    As the purity watch sees the clock, this sees ``float(...)``: for the time of the call,
+    the name ``float`` in the learner's module (the notebook) is a stand-in that counts, so
+    helpers the learner wrote there are seen too. Money must never pass through a float,
+    whatever the answer happens to be for the amounts tried.
+    """
+    namespace: dict[str, Any] = getattr(learner, "__globals__", {})
+    had, old = "float" in namespace, namespace.get("float")
+    namespace["float"] = _WatchedFloat
+    _FloatWatch.calls = 0
+    try:
+        return action(), _FloatWatch.calls
+    finally:
+        if had:
+            namespace["float"] = old
+        else:
+            namespace.pop("float", None)
+
+
+def _naive_variants(text: str) -> dict[str, object]:
+    """What typical wrong conversions give for ``text``, by mistake tag (``None``: they raise)."""
+
+    def attempt(convert: Callable[[], object]) -> object:
+        try:
+            return convert()
+        except Exception:
+            return None
+
+    euros, _, cents = text.partition(".")
+    return {
+        "decimal point stripped": attempt(lambda: int(text.replace(".", ""))),
+        "cents taken as written": attempt(
+            lambda: (int(euros) * 100 + int(cents)) if cents else None
+        ),
+        "sign lost": attempt(lambda: abs(int(Decimal(text) * 100))),
+    }
+
+
+_MISTAKE_MESSAGES: Final = {
+    "decimal point stripped": (
+        "dropping the decimal point reads the digits as cents, which holds only when there are "
+        "exactly two decimals: '12.5' is 12 euros 50 cents",
+        "int(Decimal(text) * 100) reads '12.5', '7' and '0.29' alike.",
+    ),
+    "cents taken as written": (
+        "the part after the point is not a count of cents unless it has two digits: '12.5' "
+        "means 50 cents, not 5",
+        "Let Decimal do the arithmetic: Decimal(text) * 100 is exact.",
+    ),
+    "sign lost": (
+        "a negative amount (a correction) must stay negative: '-0.29' is -29 cents",
+        "int('-0') is 0, and 0 * 100 + 29 is +29; Decimal('-0.29') * 100 keeps the sign.",
+    ),
+}
 
 
 def _step_of(events: EventRegistry, function: Callable[..., Any]) -> None:
@@ -219,11 +307,29 @@ def _step_of(events: EventRegistry, function: Callable[..., Any]) -> None:
         raise NotYet(f"the registered upcaster is {why} (rule 3)", mistake="stale registration")
 
 
+def _convert(function: Callable[[dict[str, Any]], Any], text: str) -> Any:
+    """What ``function`` makes of ``{"amount_euros": text}``, its input left alone, no float."""
+    doing = f"upcasting {{'amount_euros': {text!r}}}"
+    result, floats = _floats_used(
+        function, lambda: _lift(function, {"amount_euros": text}, doing)[0]
+    )
+    if floats:
+        raise NotYet(
+            f"{doing} called float(): money never goes through a float, which holds most "
+            f"amounts only approximately (float('0.29') * 100 is {float('0.29') * 100!r}), "
+            f"whatever the rounding after it (rule 2)",
+            mistake="float on the way",
+            hint="from decimal import Decimal; Decimal(text) * 100 is exact, and int() of it "
+            "is the cents.",
+        )
+    return result
+
+
 def check_credited_upcaster(answer: object, registry: EventRegistry = default_registry) -> str:
     function = _require_function(answer, "credited_to_deposited")
     for text, cents in _AMOUNTS.items():
         doing = f"upcasting {{'amount_euros': {text!r}}}"
-        result, _ = _lift(function, {"amount_euros": text}, doing)
+        result = _convert(function, text)
         if not isinstance(result, dict):
             raise NotYet(
                 f"{doing} returned {type(result).__name__}: return the new data, a dict",
@@ -231,8 +337,8 @@ def check_credited_upcaster(answer: object, registry: EventRegistry = default_re
             )
         if set(result) != {"amount"}:
             raise NotYet(
-                f"{doing} gave the fields {sorted(result)}; MoneyDeposited has one field, "
-                f"amount (rule 1)",
+                f"{doing} gave the fields {sorted(map(str, result))}; MoneyDeposited has one "
+                f"field, amount (rule 1)",
                 mistake="wrong fields",
             )
         amount = result["amount"]
@@ -242,20 +348,37 @@ def check_credited_upcaster(answer: object, registry: EventRegistry = default_re
                 f"of cents: {cents} (rule 1)",
                 mistake="amount not an int",
             )
-        if amount != cents:
-            floaty = amount == int(float(text) * 100)
-            raise NotYet(
-                f"{doing} gave {amount} cents, expected {cents}"
-                + (
-                    f": float({text!r}) * 100 is {float(text) * 100!r}, and int() cuts it "
-                    f"down. Money never goes through a float (rule 2)"
-                    if floaty
-                    else ""
-                ),
-                mistake="float rounding" if floaty else "wrong amount",
-                hint="euros, _, cents = text.partition('.') and int(euros) * 100 + int(cents) "
-                "is exact; so is int(decimal.Decimal(text) * 100).",
-            )
+        if amount == cents:
+            continue
+        for mistake, value in _naive_variants(text).items():
+            if value == amount:
+                why, hint = _MISTAKE_MESSAGES[mistake]
+                raise NotYet(
+                    f"{doing} gave {amount} cents, expected {cents}: {why} (rule 2)",
+                    mistake=mistake,
+                    hint=hint,
+                )
+        raise NotYet(
+            f"{doing} gave {amount} cents, expected {cents} (rule 2)",
+            mistake="wrong amount",
+            hint="int(Decimal(text) * 100) is exact for any amount with at most two decimals.",
+        )
+    for text in _SUB_CENT:
+        doing = f"upcasting {{'amount_euros': {text!r}}}"
+        try:
+            result = _convert(function, text)
+        except NotYet as verdict:
+            if verdict.mistake != "raised":
+                raise
+            continue  # refused: right
+        raise NotYet(
+            f"{doing} gave {result!r}, but {text} euros is no whole number of cents: refuse it "
+            f"(raise an error) rather than round; a silent rounding changes a recorded fact "
+            f"(rule 2)",
+            mistake="sub-cent amount accepted",
+            hint="cents = Decimal(text) * 100; if cents != cents.to_integral_value(): raise "
+            "InvalidInput(...)",
+        )
     _step_of(registry, function)
     old = old_event("AccountCredited", {"amount_euros": "12.50"}, aggregate_id="acc-9")
     try:
@@ -268,8 +391,8 @@ def check_credited_upcaster(answer: object, registry: EventRegistry = default_re
         raise NotYet(f"an old event reads as {lifted.event_type} {lifted.data!r}", mistake="wrong")
     MoneyDeposited.from_data(lifted.data)
     return (
-        "old AccountCredited events read as MoneyDeposited with exact cents, and the stored "
-        "data is left as it was"
+        "old AccountCredited events read as MoneyDeposited with exact cents, signs kept and "
+        "sub-cent amounts refused, and the stored data is left as it was"
     )
 
 
@@ -280,13 +403,13 @@ ex2 = Exercise(
     check_credited_upcaster,
     [credited_to_deposited],
     [
-        "'12.50'.partition('.') gives ('12', '.', '50'): whole euros and cents, as text.",
-        "int(euros) * 100 + int(cents) is the amount in cents, with no float on the way.",
+        "Decimal(text) holds the amount exactly as written, sign included; Decimal(text) * 100 "
+        "is the cents: Decimal('12.5') * 100 is 1250.",
+        "int(cents) once it is a whole number; when cents != cents.to_integral_value() (more "
+        "than two decimals), raise InvalidInput instead of rounding.",
         "Register once the function is right: registry.upcaster('AccountCredited', "
         "from_version=1, to_event_type='MoneyDeposited')(credited_to_deposited).",
     ],
-    solution_source=textwrap.dedent(inspect.getsource(credited_to_deposited)).strip()
-    + "\n\n\n"
-    + _REGISTRATION,
+    solution_source=plain_source(credited_to_deposited) + "\n\n\n" + body_source(register_credited),
     on_catch_up=lambda: register_credited(default_registry),
 )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from esteach.errors import DomainError
 from esteach.events import DomainEvent
 from esteach.exercises.cart import (
+    CHECKED_OUT,
     MAX_PER_ITEM,
     AddItem,
     CartAlreadyCheckedOut,
@@ -30,7 +31,7 @@ from esteach.exercises.cart import (
 from esteach.exercises.checking import call, call_pure, recorded
 from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.purity import describe, watch
-from esteach.testing import given
+from esteach.testing import changed_by, given
 
 __all__ = ["Cart", "CartWithRules", "ex1", "ex2", "ex3", "test_checked_out_cart_takes_no_items"]
 
@@ -101,10 +102,6 @@ def _cart_from(cart_class: type[CartBase], history: list[DomainEvent]) -> CartBa
     return cart
 
 
-def _history(events: list[DomainEvent]) -> str:
-    return "[" + ", ".join(repr(event) for event in events) + "]"
-
-
 # --- 1.1: apply_event -------------------------------------------------------------------------
 
 _HISTORY: list[DomainEvent] = [
@@ -115,11 +112,15 @@ _HISTORY: list[DomainEvent] = [
     ItemRemoved("cake"),
     CartCheckedOut(),
 ]
-# Recorded by an older release that let a customer remove what was never added: a fact now.
+# Recorded by an older release that checked fewer rules: it let a customer remove what was
+# never added, hold 12 of one sku, and add to a checked-out cart. Facts now, every one.
 _OLD_RELEASE: list[DomainEvent] = [
     CartOpened("cart-1", "Bob"),
     ItemRemoved("jam"),
-    ItemAdded("jam", 1),
+    ItemAdded("jam", 6),
+    ItemAdded("jam", 6),
+    CartCheckedOut(),
+    ItemAdded("tea", 1),
 ]
 _RULE_OF = {CartOpened: 1, ItemAdded: 2, ItemRemoved: 3, CartCheckedOut: 4}
 
@@ -149,12 +150,51 @@ def _state_mistake(event: DomainEvent, field: str, got: object, want: object) ->
     )
 
 
+def _situation(cart: CartBase, event: DomainEvent) -> str:
+    """What about the cart made an old release's event break today's rules."""
+    if isinstance(event, ItemRemoved) and event.sku not in cart.items:
+        return f"for a sku the cart does not hold ({event.sku!r})"
+    if isinstance(event, ItemAdded) and cart.status == CHECKED_OUT:
+        return "to a checked-out cart"
+    if isinstance(event, ItemAdded) and cart.items.get(event.sku, 0) + event.quantity > 10:
+        return f"beyond 10 {event.sku!r}"
+    return ""
+
+
+_RULES_BELONG = (
+    "an old release recorded it, so it happened: apply_event applies every recorded event, and "
+    "the rules belong in handle_command, which decides before anything is recorded (rule 5)"
+)
+_RULES_HINT = (
+    "Delete the check (the if ... raise, or the early return) from apply_event; exercise 1.2 "
+    "puts the same rule in handle_command."
+)
+
+
+def _refused(event: DomainEvent, situation: str, cause: BaseException) -> NotYet:
+    if isinstance(event, ItemRemoved) and isinstance(cause, KeyError):
+        return NotYet(
+            f"applying {event!r} {situation} raised {describe_error(cause)}: an event is a fact "
+            f"that already happened; apply it without checks (rule 3)",
+            mistake="apply_event refuses an event",
+            hint="del self.items[sku] fails when the sku is missing; "
+            "self.items.pop(sku, None) does not.",
+        )
+    return NotYet(
+        f"applying {event!r} {situation} raised {describe_error(cause)}: {_RULES_BELONG}",
+        mistake="rule in apply_event",
+        hint=_RULES_HINT,
+    )
+
+
 def _check_history(cart_class: type[CartBase], history: list[DomainEvent]) -> None:
     cart_id = "cart-1"
     cart = call(cart_class, cart_id, doing=f"{cart_class.__name__}({cart_id!r})")
     reference = Cart(cart_id)
     envelopes = recorded(cart_class.aggregate_type, cart_id, history)
     for event, envelope in zip(history, envelopes, strict=True):
+        situation = _situation(reference, event)
+        before = copy.deepcopy({f: getattr(cart, f, None) for f in _FIELDS})
         try:
             call_pure(
                 cart.apply,
@@ -170,21 +210,34 @@ def _check_history(cart_class: type[CartBase], history: list[DomainEvent]) -> No
             )
         except NotYet as verdict:
             cause = verdict.__cause__
-            if isinstance(event, ItemRemoved) and isinstance(cause, (KeyError, DomainError)):
+            if isinstance(cause, AttributeError) and "version" in describe_error(cause):
                 raise NotYet(
-                    f"applying {event!r} for a sku the cart does not hold raised "
-                    f"{describe_error(cause)}: an event is a fact that already happened; "
-                    f"apply it without checks (rule 3)",
-                    mistake="apply_event refuses an event",
-                    hint="del self.items[sku] fails when the sku is missing; "
-                    "self.items.pop(sku, None) does not.",
+                    f"applying {event!r} raised {describe_error(cause)}: apply_event set "
+                    f"self.version, but the base class counts versions (Aggregate.apply sets "
+                    f"it from each recorded event, so a replay cannot get it wrong)",
+                    mistake="version set by hand",
+                    hint="Delete the line that changes self.version; assign only customer, "
+                    "items and status.",
                 ) from cause
+            if cause is not None and situation:
+                raise _refused(event, situation, cause) from cause
             raise
         reference.apply(envelope)
-        for field in ("customer", "items", "status"):
+        for field in _FIELDS:
             got, want = getattr(cart, field, None), getattr(reference, field)
-            if got != want:
-                raise _state_mistake(event, field, got, want)
+            if got == want:
+                continue
+            if situation and got == before[field]:
+                raise NotYet(
+                    f"after {event!r}, {field} is still {got!r}: apply_event skipped an event "
+                    f"{situation}, but {_RULES_BELONG}",
+                    mistake="rule in apply_event",
+                    hint=_RULES_HINT,
+                )
+            raise _state_mistake(event, field, got, want)
+
+
+_FIELDS: Final = ("customer", "items", "status")
 
 
 def check_apply_event(cart_class: object) -> str:
@@ -195,7 +248,7 @@ def check_apply_event(cart_class: object) -> str:
     _check_history(checked, _OLD_RELEASE)
     return (
         "apply_event rebuilds every cart from its events, including a history an old release "
-        "recorded, and touches neither the clock nor I/O"
+        "recorded against today's rules, and touches neither the clock nor I/O"
     )
 
 
@@ -246,14 +299,16 @@ _SCENARIOS: list[tuple[str, list[DomainEvent], Any, Expected, int]] = [
 ]
 
 
-def _decide(cart: CartBase, command: Any) -> tuple[object, list[Any]]:
+def _decide(cart: CartBase, command: Any) -> tuple[tuple[object, list[Any]], list[str]]:
+    """The decision (or the error), the impure calls made, and the attributes it changed."""
+
     def run() -> object:
         try:
             return cart.handle_command(command)
         except Exception as error:
             return error
 
-    return watch(run)
+    return changed_by(cart, lambda: watch(run))
 
 
 def _judge(
@@ -325,19 +380,14 @@ def check_add_item_rules(cart_class: object) -> str:
     for label, history, command, expected, rule in _SCENARIOS:
         cart = _cart_from(checked, history)
         held = cart.items.get(getattr(command, "sku", ""), 0)
-        before = copy.deepcopy(vars(cart))
-        outcome, impure = _decide(cart, command)
+        (outcome, impure), changed = _decide(cart, command)
         if impure:
             raise NotYet(
                 f"given {label}, handle_command({command!r}) {describe(impure)}: deciding reads "
                 f"only the state and the command",
                 mistake="impure handle_command",
             )
-        after = vars(cart)
-        if after != before:
-            changed = sorted(
-                k for k in after.keys() | before.keys() if after.get(k) != before.get(k)
-            )
+        if changed:
             raise NotYet(
                 f"given {label}, handle_command({command!r}) changed the cart's state "
                 f"({', '.join(changed)}) without an event: decide only, and let apply_event "
@@ -394,19 +444,28 @@ class _WrongErrorCart(CartWithRules):
         return super().handle_command(command)
 
 
-def _run_test(test: Callable[..., Any], cart_class: type[CartBase]) -> BaseException | None:
+def _run_test(
+    test: Callable[..., Any], cart_class: type[CartBase]
+) -> tuple[Any, BaseException | None]:
+    """What the learner's test returned, and how it failed (``None``: it passed).
+
+    A test fails by raising anything at all: an ``AssertionError`` from then(), pytest's
+    ``Failed`` from ``pytest.raises`` (a ``BaseException``), or the error it did not expect.
+    Only the learner pressing stop (``KeyboardInterrupt``) goes through.
+    """
     try:
-        test(cart_class)
-    except Exception as error:
-        return error
-    return None
+        return test(cart_class), None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
+        return None, error
 
 
 def check_rule_test(test: object) -> str:
     if not callable(test):
         raise NotYet("pass your test function itself: ex3.check(test_...)", mistake="not callable")
-    failure = _run_test(test, CartWithRules)
-    if isinstance(failure, TypeError) and "argument" in str(failure):
+    returned, failure = _run_test(test, CartWithRules)
+    if isinstance(failure, TypeError) and "argument" in describe_error(failure):
         raise NotYet(
             f"your test raised {describe_error(failure)}: it takes one argument, the cart "
             f"class to test, and passes it to given(..., aggregate=cart_class)",
@@ -427,12 +486,21 @@ def check_rule_test(test: object) -> str:
         )
     for mutant in (_LenientCart, _WrongErrorCart):
         mutant.ran = 0
-        failure = _run_test(test, mutant)
+        _, failure = _run_test(test, mutant)
         if mutant.ran == 0:
             raise NotYet(
                 "your test never used the cart class it was given: pass it on, "
                 "given(..., aggregate=cart_class)",
                 mistake="test ignores cart_class",
+            )
+        if failure is None and returned is not None:
+            raise NotYet(
+                f"your test returned {returned!r:.40} and passed even against a cart that "
+                f"breaks the rule: a test fails by raising, never by returning False. Use "
+                f"then_raises(...), pytest.raises(...) or assert",
+                mistake="test returns instead of asserting",
+                hint="assert <condition>, or given(...).when(...).then_raises(Error), fails "
+                "the test; a return value is thrown away.",
             )
         if failure is None and mutant is _LenientCart:
             raise NotYet(
@@ -440,19 +508,17 @@ def check_rule_test(test: object) -> str:
                 "cart: it does not test the rule (given a checked-out cart, when AddItem, then "
                 "CartAlreadyCheckedOut)",
                 mistake="test does not test the rule",
+                hint="Does your test run AddItem on a cart whose history ends with "
+                "CartCheckedOut(), and then demand an error?",
             )
         if failure is None:
             raise NotYet(
                 "your test also passes when a checked-out cart raises CartNotFound: name the "
-                "error the rule asks for, then_raises(CartAlreadyCheckedOut)",
+                "error the rule asks for, then_raises(CartAlreadyCheckedOut) or "
+                "pytest.raises(CartAlreadyCheckedOut)",
                 mistake="test accepts any error",
-            )
-        if not isinstance(failure, AssertionError):
-            raise NotYet(
-                f"against a cart that breaks the rule your test raised "
-                f"{describe_error(failure)}, not an AssertionError: let then()/then_raises() "
-                f"do the checking",
-                mistake="test crashes",
+                hint="DomainError, Exception or a bare except accept every error; name "
+                "CartAlreadyCheckedOut itself.",
             )
     return (
         "your test passes against a correct cart and fails against one that forgets the rule "

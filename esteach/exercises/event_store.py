@@ -17,7 +17,7 @@ from esteach.events import Event, NewEvent
 from esteach.exercises.checking import call
 from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.fakes import LostReply, Runaway, SomeoneElseFirst
-from esteach.exercises.stories import arrived_batch, bank, users_story
+from esteach.exercises.stories import arrived_batch, bank, same_append_pairs, users_story
 from esteach.processor import CommandProcessor
 from esteach.store.base import ANY, EventStore
 
@@ -58,6 +58,55 @@ def _arrival_order_state(batch: list[Event], user_id: str) -> dict[str, Any]:
     return user.state()
 
 
+def _right(learner: Callable[..., Any], batch: list[Event], user_id: str) -> bool:
+    """Whether ``learner`` rebuilds ``user_id`` from ``batch`` as the store would."""
+    try:
+        user = learner(list(batch), user_id)
+        events = [e for e in batch if e.aggregate_id == user_id]
+        want = User.load_from_events(sorted(events, key=lambda e: e.version), user_id)
+        return isinstance(user, User) and bool(user.state() == want.state())
+    except Exception:
+        return False
+
+
+def _sorted_by_timestamp(learner: Callable[..., Any]) -> bool:
+    """Whether ``learner`` puts events in order by their commit time and nothing else.
+
+    Two batches of the same events tell it: in one, every append comes in order but the two
+    events of each two-event append are swapped (they share a timestamp); in the other, the
+    appends come newest first but each append's events in order. A rebuild that sorts by
+    version (or position) gets both right; one that sorts by timestamp only the second.
+    """
+    log = users_story().read_all()
+    ties_swapped = sorted(log, key=lambda e: (e.global_position, 0))
+    for first, second in same_append_pairs(ties_swapped):
+        i, j = ties_swapped.index(first), ties_swapped.index(second)
+        ties_swapped[i], ties_swapped[j] = second, first
+    newest_first = sorted(log, key=lambda e: (-e.timestamp.timestamp(), e.global_position))
+    return _right(learner, newest_first, "ada") and not _right(learner, ties_swapped, "ada")
+
+
+_BY_TIMESTAMP = NotYet(
+    "events of one append share a timestamp: Ada's two email changes were recorded together, "
+    "and sorting by timestamp left them in the order they arrived, so she ends on the older "
+    "one. Sort by version, which is unique within a stream (rule 2)",
+    mistake="sorted by timestamp",
+    hint="sorted(events, key=lambda e: e.version); a timestamp says when an append happened, "
+    "not in which order its events go.",
+)
+
+
+def _out_of_order(learner: Callable[..., Any], doing: str, detail: str) -> NotYet:
+    if _sorted_by_timestamp(learner):
+        return _BY_TIMESTAMP
+    return NotYet(
+        f"{doing} {detail} (rule 2)",
+        mistake="events applied out of order",
+        hint="sorted(events, key=lambda e: e.version) puts a stream's events in order; apply "
+        "them after sorting.",
+    )
+
+
 def check_rebuild(learner: object) -> str:
     if not callable(learner):
         raise NotYet("pass your function itself: ex1.check(rebuild)", mistake="not callable")
@@ -76,11 +125,8 @@ def check_rebuild(learner: object) -> str:
                         mistake="mixed streams",
                         hint="Keep only the events whose aggregate_id is user_id.",
                     ) from error
-                raise NotYet(
-                    f"{doing} applied the events out of order: {describe_error(error)} (rule 2)",
-                    mistake="events applied out of order",
-                    hint="sorted(events, key=lambda e: e.version) puts a stream's events in "
-                    "order; apply them after sorting.",
+                raise _out_of_order(
+                    learner, doing, f"applied the events out of order: {describe_error(error)}"
                 ) from error
             except Exception as error:
                 raise NotYet(
@@ -93,25 +139,28 @@ def check_rebuild(learner: object) -> str:
                 ) from error
             if not isinstance(user, User):
                 raise NotYet(
-                    f"{doing} returned {type(user).__name__}: return the User",
+                    f"{doing} returned {type(user).__name__}: return the User itself (rule 3)",
                     mistake="not a User",
+                    hint="User.load_from_events(events, user_id) returns the User; return it "
+                    "as it is, not its state() or its email.",
                 )
             want = User.load_from_events(store.get_events(user_id), user_id).state()
             got = user.state()
             if got == want:
                 continue
+            if user_id != "nobody" and _sorted_by_timestamp(learner):
+                raise _BY_TIMESTAMP
             if user_id != "nobody" and got == _arrival_order_state(batch, user_id):
-                raise NotYet(
-                    f"{doing} gave {got['email']!r} as the email, the last one to *arrive*; "
-                    f"the user's email now is {want['email']!r}: events were applied out of "
-                    f"order (rule 2)",
-                    mistake="events applied out of order",
-                    hint="Sort the user's events by version before applying them.",
+                raise _out_of_order(
+                    learner,
+                    doing,
+                    f"gave {got['email']!r} as the email, the last one to *arrive*; the user's "
+                    f"email now is {want['email']!r}: events were applied out of order",
                 )
             raise NotYet(f"{doing} gave {got!r}, expected {want!r}", mistake="wrong state")
     return (
         "rebuild picks the user's own events from a shuffled batch and applies them in version "
-        "order"
+        "order, even the events of one append, which share a timestamp"
     )
 
 
