@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from esteach import ANY, NewEvent, WrongExpectedVersion
+from esteach import ANY, InvalidInput, NewEvent, WrongExpectedVersion
 from esteach.exercises import Exercise, NotYet, ____, fresh_store
 from esteach.exercises.core import Note, Result, unfinished, unfinished_dependencies
 from esteach.exercises.fakes import CountingStore, LostReply, Runaway, SomeoneElseFirst
@@ -156,7 +156,13 @@ def test_the_first_hint_after_a_recognised_mistake_is_about_that_mistake() -> No
 def test_solution_shows_the_reference_source() -> None:
     text = repr(make_exercise().solution())
     assert text.startswith("Exercise 9.1 · Double it: a reference solution")
-    assert "def double(x: int) -> int:\n    return x * 2" in text
+    # Without annotations: a pasted solution must not name a type the notebook never imported.
+    assert "def double(x):\n    return x * 2" in text
+
+
+def test_an_exercise_with_more_answers_than_references_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="2 answers but 1 references"):
+        Exercise("9.3", "Two", ["a", "b"], check_double, [double], [])
 
 
 def test_solution_shows_values_as_assignments() -> None:

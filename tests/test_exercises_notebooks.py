@@ -93,7 +93,7 @@ def reference(name: str) -> Any:
 def test_a_solution_region_is_filled_from_the_package_in_the_solved_copy_only() -> None:
     source = (
         "def double(x):\n"
-        "    # SOLUTION: double\n"
+        "    ____  # SOLUTION: double\n"
         "# BEGIN SOLUTION: N\n"
         "n = ____  # a number\n"
         "# END SOLUTION\n"
@@ -117,7 +117,7 @@ def test_a_solution_region_is_filled_from_the_package_in_the_solved_copy_only() 
         ("# BEGIN SOLUTION: N\n# BEGIN SOLUTION: N\n", "inside the region opened at line 1"),
         ("x = 1\n# END SOLUTION\n", "END SOLUTION without a BEGIN"),
         ("# BEGIN SOLUTION: N\nx = 1\n", "never ended"),
-        ("# SOLUTION: missing\n", "no reference solution 'missing'"),
+        ("____  # SOLUTION: missing\n", "no reference solution 'missing'"),
         ("# BEGIN SOLUTION: N\n# END SOLUTION\n", "needs a scaffold line"),
     ],
 )

@@ -8,9 +8,11 @@ solution markers on lines of their own, indented like the code they stand in for
 names a reference solution in the notebook's checker module, `esteach.exercises.<topic>`
 (`esteach.exercises.TOPICS` maps `NN` to the topic), which is the one copy of each solution:
 
-    # SOLUTION: Cart.apply_event     the learner copy has `____  # your code here`; the solved
+    ____  # SOLUTION: Cart.apply_event
+                                     the learner copy has `____  # your code here`; the solved
                                      copy has the body of the reference function, as written
-                                     in the package (less its docstring)
+                                     in the package (less its docstring). The `____` keeps the
+                                     source valid Python, for ruff.
     # BEGIN SOLUTION: <name>         the same, but the learner copy has the lines up to
     ...                              `# END SOLUTION` (a scaffold, e.g. `query = ____  # SQL`)
     # END SOLUTION
@@ -49,7 +51,7 @@ SOURCES = EXERCISES / "src"
 Variant = Literal["learner", "solved"]
 VARIANTS: tuple[Variant, ...] = ("learner", "solved")
 PLACEHOLDER = "____  # your code here"
-SINGLE = re.compile(r"^(?P<indent>\s*)# SOLUTION:\s*(?P<name>[\w.]+)\s*$")
+SINGLE = re.compile(r"^(?P<indent>\s*)____\s+# SOLUTION:\s*(?P<name>[\w.]+)\s*$")
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION:\s*(?P<name>[\w.]+)\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 ASSIGNED = re.compile(r"^\s*(?P<target>[A-Za-z_]\w*)\s*=")

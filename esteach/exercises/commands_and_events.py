@@ -489,8 +489,8 @@ def check_rule_test(test: object) -> str:
         _, failure = _run_test(test, mutant)
         if mutant.ran == 0:
             raise NotYet(
-                "your test never used the cart class it was given: pass it on, "
-                "given(..., aggregate=cart_class)",
+                "your test never ran a command on the cart class it was given: pass it on, "
+                "given(..., aggregate=cart_class), and say what happens .when(AddItem(...))",
                 mistake="test ignores cart_class",
             )
         if failure is None and returned is not None:

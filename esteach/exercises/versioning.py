@@ -253,8 +253,9 @@ def _naive_variants(text: str) -> dict[str, object]:
     euros, _, cents = text.partition(".")
     return {
         "decimal point stripped": attempt(lambda: int(text.replace(".", ""))),
+        # Only a mistake when the cents are not written with two digits ("12.5", "0.5").
         "cents taken as written": attempt(
-            lambda: (int(euros) * 100 + int(cents)) if cents else None
+            lambda: (int(euros) * 100 + int(cents)) if cents and len(cents) != 2 else None
         ),
         "sign lost": attempt(lambda: abs(int(Decimal(text) * 100))),
     }

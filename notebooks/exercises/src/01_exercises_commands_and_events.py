@@ -35,7 +35,7 @@
 # %%
 # NBVAL_CHECK_OUTPUT
 from esteach import NewEvent, given
-from esteach.exercises import ____, fresh_store, progress  # noqa: F401 (____: your code)
+from esteach.exercises import ____, fresh_store, progress  # ____ is where your code goes
 from esteach.exercises.cart import (
     AddItem,
     CartAlreadyCheckedOut,
@@ -91,7 +91,7 @@ print(inspect.getsource(CartBase.__init__))
 # %%
 class Cart(CartBase):
     def apply_event(self, event):
-        # SOLUTION: Cart.apply_event
+        ____  # SOLUTION: Cart.apply_event
 
 
 # %% [markdown]
@@ -207,7 +207,7 @@ ex2.check(CartWithRules)
 
 # %%
 def test_checked_out_cart_takes_no_items(cart_class):
-    # SOLUTION: test_checked_out_cart_takes_no_items
+    ____  # SOLUTION: test_checked_out_cart_takes_no_items
 
 
 # %% [markdown]

@@ -21,9 +21,9 @@
 from esteach import CommandProcessor, NewEvent, SeededIds
 from esteach.domains.account import BankAccount, DepositMoney, MoneyDeposited
 from esteach.domains.user import User
-from esteach.exercises import ____, progress  # noqa: F401 (____: your code)
-from esteach.exercises.fakes import LostReply
+from esteach.exercises import ____, progress  # ____ is where your code goes
 from esteach.exercises.event_store import arrived_batch, bank, ex1, ex2
+from esteach.exercises.fakes import LostReply
 
 print(ex1, ex2, sep="\n")
 
@@ -52,7 +52,7 @@ print([(event.aggregate_id, event.version, event.event_type) for event in batch]
 
 # %%
 def rebuild(batch, user_id):
-    # SOLUTION: rebuild
+    ____  # SOLUTION: rebuild
 
 
 # %% [markdown]
@@ -101,7 +101,7 @@ ex1.check(rebuild)
 
 # %%
 def deposit(store, account_id, amount, new_id):
-    # SOLUTION: deposit
+    ____  # SOLUTION: deposit
 
 
 # %% [markdown]

@@ -22,7 +22,7 @@
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from esteach.exercises import ____, progress  # noqa: F401 (____: your code)
+from esteach.exercises import ____, progress  # ____ is where your code goes
 from esteach.exercises.projections import (
     DAILY_SCHEMA,
     bank_over_days,
@@ -71,7 +71,7 @@ class DepositTotals:
         self.position = 0  # the checkpoint: global position of the last event handled
 
     def handle(self, event):
-        # SOLUTION: DepositTotals.handle
+        ____  # SOLUTION: DepositTotals.handle
 
 
 # %% [markdown]
@@ -123,7 +123,7 @@ print(DAILY_SCHEMA)
 
 # %%
 def on_money_deposited(conn, event):
-    # SOLUTION: on_money_deposited
+    ____  # SOLUTION: on_money_deposited
 
 
 # %% [markdown]

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from esteach import events_table, state_at
 from esteach.domains.user import User
-from esteach.exercises import ____, progress  # noqa: F401 (____: your code)
+from esteach.exercises import ____, progress  # ____ is where your code goes
 from esteach.exercises.time_travel import balances_at, bank_over_days, ex1, ex2, users_over_days
 
 print(ex1, ex2, sep="\n")
@@ -51,7 +51,7 @@ for event in users.read_all():
 
 # %%
 def email_at(store, user_id, moment):
-    # SOLUTION: email_at
+    ____  # SOLUTION: email_at
 
 
 # %% [markdown]

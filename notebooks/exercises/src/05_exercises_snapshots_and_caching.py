@@ -23,7 +23,7 @@ import inspect
 
 from esteach import CommandProcessor, InMemorySnapshotStore, Repository, SeededIds
 from esteach.domains.account import BankAccount, DepositMoney
-from esteach.exercises import ____, fresh_store, progress  # noqa: F401 (____: your code)
+from esteach.exercises import ____, fresh_store, progress  # ____ is where your code goes
 from esteach.exercises.snapshots_and_caching import (
     STREAM_LENGTH,
     Profile,
@@ -128,7 +128,7 @@ print("what the store says:", BankAccount.load_from_events(store.get_events("acc
 # %%
 class FreshCache(StaleCache):
     def load(self, account_id):
-        # SOLUTION: FreshCache.load
+        ____  # SOLUTION: FreshCache.load
 
 
 # %% [markdown]

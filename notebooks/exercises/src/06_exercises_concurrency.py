@@ -25,9 +25,9 @@
 # NBVAL_CHECK_OUTPUT
 from esteach import CommandProcessor, InvalidInput, NewEvent, SeededIds, WrongExpectedVersion
 from esteach.domains.account import BankAccount, DepositMoney, WithdrawMoney
-from esteach.exercises import ____, progress  # noqa: F401 (____: your code)
-from esteach.exercises.fakes import SomeoneElseFirst
+from esteach.exercises import ____, progress  # ____ is where your code goes
 from esteach.exercises.concurrency import bank, ex1, ex2
+from esteach.exercises.fakes import SomeoneElseFirst
 
 
 def balance(store):
@@ -62,7 +62,7 @@ print(ex1, ex2, sep="\n")
 
 # %%
 def execute(store, account_id, command):
-    # SOLUTION: execute
+    ____  # SOLUTION: execute
 
 
 # %% [markdown]
@@ -115,7 +115,7 @@ ex1.check(execute)
 
 # %%
 def execute_with_retry(store, account_id, command, max_attempts=3):
-    # SOLUTION: execute_with_retry
+    ____  # SOLUTION: execute_with_retry
 
 
 # %% [markdown]

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from esteach import InvalidEventData, InvalidInput, UnknownEventType, registry
 from esteach.domains.account import BankAccount
-from esteach.exercises import ____, progress  # noqa: F401 (____: your code)
+from esteach.exercises import ____, progress  # ____ is where your code goes
 from esteach.exercises.versioning import GuestRegistered, ex1, ex2, old_event
 
 print(ex1, ex2, sep="\n")
@@ -55,7 +55,7 @@ print(inspect.getsource(GuestRegistered))
 
 # %%
 def upcast_guest_v1(data):
-    # SOLUTION: upcast_guest_v1
+    ____  # SOLUTION: upcast_guest_v1
 
 
 # %% [markdown]
@@ -114,7 +114,7 @@ for event in old_account:
 
 # %%
 def credited_to_deposited(data):
-    # SOLUTION: credited_to_deposited
+    ____  # SOLUTION: credited_to_deposited
 
 
 # %%
