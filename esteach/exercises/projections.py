@@ -234,7 +234,8 @@ def check_daily_deposits(learner: object) -> str:
         if rows == [("2024-01-01", 250), ("2024-01-02", 5), ("2024-01-03", 60)]:
             raise NotYet(
                 f"the read model holds {rows!r}: each deposit replaced the day's total (INSERT "
-                f"OR REPLACE) instead of adding to it (rule 2)",
+                f"OR REPLACE, or DO UPDATE SET total = excluded.total) instead of adding to it "
+                f"(rule 2)",
                 mistake="replace instead of add",
                 hint="ON CONFLICT (day) DO UPDATE SET total = total + excluded.total adds.",
             )
