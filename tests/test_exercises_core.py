@@ -288,3 +288,12 @@ def test_a_runaway_retry_loop_is_stopped_even_through_except_exception() -> None
 
     with pytest.raises(Runaway):
         keeps_trying()
+
+
+def test_watch_lets_no_garbage_collection_blame_someone_elses_finalizer_on_the_learner() -> None:
+    import gc
+
+    assert gc.isenabled()
+    collecting, calls = watch(gc.isenabled)
+    assert (collecting, calls) == (False, [])
+    assert gc.isenabled()

@@ -339,6 +339,10 @@ def _judge(
                 )
                 + (f" (rule {rule})" if rule and not too_strict else ""),
                 mistake="off by one" if too_strict else "rule too strict",
+                hint="Rule 4 allows exactly 10 of a sku: refuse when what the cart holds plus "
+                "the quantity is above 10 (> 10), not when it reaches 10 (>= 10)."
+                if too_strict
+                else None,
             )
         if not isinstance(outcome, list):
             raise NotYet(

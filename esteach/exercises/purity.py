@@ -13,6 +13,7 @@ and lists the impure calls it made, however they were imported (``datetime.now``
 
 from __future__ import annotations
 
+import gc
 import sys
 import types
 from collections.abc import Callable
@@ -119,11 +120,17 @@ def watch(function: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, lis
         if found is not None and found not in seen:
             seen.append(found)
 
+    # A garbage collection during the call could run some other object's finalizer, whose
+    # clock reading would be blamed on the learner: no automatic collection while watching.
+    collecting = gc.isenabled()
+    gc.disable()
     sys.setprofile(profile)
     try:
         result = function(*args, **kwargs)
     finally:
         sys.setprofile(previous)
+        if collecting:
+            gc.enable()
     return result, seen
 
 
