@@ -1031,6 +1031,17 @@ def read_without_writer_snapshots(interval: int) -> int:
     return loader.load_with_report("ada")[1].events_read
 
 
+def read_with_a_plain_user(interval: int) -> int:
+    store = fresh_store()
+    snapshots = InMemorySnapshotStore()
+    writer = CommandProcessor(
+        store, User, ids=SeededIds(1), snapshots=snapshots, snapshot_interval=interval
+    )
+    sc.write_stream(writer, "ada", STREAM_LENGTH)  # type: ignore[arg-type]
+    loader = Repository(store, User, snapshots=snapshots, snapshot_interval=interval)
+    return loader.load_with_report("ada")[1].events_read
+
+
 def read_hard_coded(interval: int) -> int:
     return 12
 
@@ -1087,6 +1098,7 @@ wrong("5.1", 40, sc.events_read, tag="interval too small", says="41 would take f
 wrong("5.1", 41.0, sc.events_read, tag="not an int", says="whole number")
 wrong("5.1", "41", sc.events_read, tag="not an int", says="whole number")
 wrong("5.1", 41, read_without_writer_snapshots, tag="no snapshot taken", says="read all 500")
+wrong("5.1", 41, read_with_a_plain_user, tag="writer is not a Profile", says="write (and load)")
 wrong("5.1", 41, read_hard_coded, tag="wrong measurement", says="events_read(41) gave 12")
 wrong("5.1", 41, read_by_formula, tag="multiples rule", says="version % N == 0")
 wrong("5.1", 41, read_at_multiples, tag="multiples rule", says="500 % 41")

@@ -23,7 +23,7 @@ from esteach.domains.user import (
     UserNameChanged,
     UserNotFound,
 )
-from esteach.errors import EventsOutOfOrder
+from esteach.errors import EventsOutOfOrder, InvalidCommand
 from esteach.events import DomainEvent
 from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.fakes import CountingStore
@@ -180,6 +180,17 @@ def _check_measure(measure: Callable[[int], Any], tried: int) -> None:
     doing = f"events_read({tried})"
     try:
         got, reports = _reports(measure, tried)
+    except InvalidCommand as error:
+        if "ImportNames" not in str(error):
+            raise NotYet(f"{doing} raised {describe_error(error)}", mistake="raised") from error
+        raise NotYet(
+            f"{doing} raised {describe_error(error)}: the stream is written by ImportNames "
+            f"commands, which only a Profile takes; write (and load) with Profile, a User that "
+            f"takes them",
+            mistake="writer is not a Profile",
+            hint="CommandProcessor(store, Profile, ...): Profile is a User that also takes "
+            "ImportNames, one event per name.",
+        ) from error
     except Exception as error:
         raise NotYet(f"{doing} raised {describe_error(error)}", mistake="raised") from error
     if got == want and not isinstance(got, bool):
