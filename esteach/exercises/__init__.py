@@ -2,7 +2,7 @@
 
 Each exercise notebook in ``notebooks/exercises/`` imports its exercises from the module here
 named after its topic (``esteach.exercises.commands_and_events`` for notebook 01, ...; see
-:data:`TOPICS`) as ``ex1``, ``ex2``, ...:
+`TOPICS`) as ``ex1``, ``ex2``, ...:
 
 * ``ex1.check(Cart)`` answers in one line: "not attempted" (a ``____`` is still there),
   "not yet: <why>" (a mistake it recognises, or what went wrong), or "correct"; in Jupyter,

@@ -1,6 +1,6 @@
 """A shopping cart: the small domain of the exercises on commands and events (notebook 01).
 
-:class:`CartBase` holds the state and decides every command except ``AddItem``; it leaves
+`CartBase` holds the state and decides every command except ``AddItem``; it leaves
 ``apply_event`` (exercise 1.1) and the decision for ``AddItem`` (exercise 1.2) to the learner.
 
 State: ``customer`` (str), ``items`` (a dict: sku -> quantity) and ``status`` (``None`` until
@@ -121,11 +121,11 @@ class CartAlreadyCheckedOut(DomainError):
 
 
 class InvalidQuantity(DomainError):
-    """A quantity below 1 or above :data:`MAX_PER_ITEM`."""
+    """A quantity below 1 or above `MAX_PER_ITEM`."""
 
 
 class ItemLimitReached(DomainError):
-    """More than :data:`MAX_PER_ITEM` of one sku in a cart."""
+    """More than `MAX_PER_ITEM` of one sku in a cart."""
 
 
 class ItemNotInCart(DomainError):

@@ -61,7 +61,7 @@ def call_pure(
     mistake: str,
     hint: str,
 ) -> T:
-    """Like :func:`call`, and also fail when ``function`` read the clock, did I/O or drew
+    """Like `call`, and also fail when ``function`` read the clock, did I/O or drew
     random numbers. ``what`` names the function for the message (``"apply_event"``)."""
     outcome: list[Any] = []
 

@@ -123,6 +123,7 @@ _OLD_RELEASE: list[DomainEvent] = [
     ItemAdded("tea", 1),
 ]
 _RULE_OF = {CartOpened: 1, ItemAdded: 2, ItemRemoved: 3, CartCheckedOut: 4}
+_FIELDS: Final = ("customer", "items", "status")
 
 
 def _state_mistake(event: DomainEvent, field: str, got: object, want: object) -> NotYet:
@@ -235,9 +236,6 @@ def _check_history(cart_class: type[CartBase], history: list[DomainEvent]) -> No
                     hint=_RULES_HINT,
                 )
             raise _state_mistake(event, field, got, want)
-
-
-_FIELDS: Final = ("customer", "items", "status")
 
 
 def check_apply_event(cart_class: object) -> str:

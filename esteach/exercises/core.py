@@ -233,7 +233,7 @@ class Result:
         return self.message if self.message.endswith((".", "?", "!")) else self.message + "."
 
     def _repr_html_(self) -> str:
-        """Jupyter shows this; terminals and nbval's stored text/plain show :meth:`__str__`."""
+        """Jupyter shows this; terminals and nbval's stored text/plain show `__str__`."""
         return _box(
             STATUS_COLOURS[self.status],
             f"<b>Exercise {html.escape(self.exercise)} · {self.status}</b>: "
@@ -312,8 +312,8 @@ class Progress:
 
 Checker = Callable[..., str]
 """``checker(*answers)`` returns what is right about a correct answer, or raises
-:class:`NotYet`. Exceptions from the learner's code that it does not turn into a ``NotYet``
-are reported by :meth:`Exercise.check` as "your code raised ..."."""
+`NotYet`. Exceptions from the learner's code that it does not turn into a ``NotYet``
+are reported by `Exercise.check` as "your code raised ..."."""
 
 
 class Exercise:
@@ -321,9 +321,9 @@ class Exercise:
 
     ``answers`` names what the learner defines (``["Cart"]``), in the order ``check`` takes
     them; ``reference`` holds the reference solution's objects in the same order.
-    ``solution_source`` is what :meth:`solution` prints (the source of ``reference``
+    ``solution_source`` is what `solution` prints (the source of ``reference``
     by default); ``on_catch_up`` does whatever else the reference solution does (registering
-    an upcaster, say) when :meth:`catch_up` loads it.
+    an upcaster, say) when `catch_up` loads it.
     """
 
     def __init__(
@@ -353,7 +353,7 @@ class Exercise:
         self._next_hint = 0
         self._mistake_hint: str | None = None
         self.last: Result | None = None
-        """The result of the last check, for :func:`progress`."""
+        """The result of the last check, for `progress`."""
 
     # --- check ---------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS daily_deposits (
 
 
 def daily_deposits(store: EventStore, handler: Callable[..., Any]) -> EventProcessor:
-    """An :class:`~esteach.EventProcessor` for the ``daily_deposits`` read model, with
+    """An `EventProcessor` for the ``daily_deposits`` read model, with
     ``handler`` registered for ``MoneyDeposited``. Call ``catch_up()`` on it."""
     processor = EventProcessor(
         store, name="daily_deposits", schema=DAILY_SCHEMA, tables=["daily_deposits"]

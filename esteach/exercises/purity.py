@@ -1,7 +1,7 @@
 """Catch a learner's code reading the clock, doing I/O or drawing random numbers.
 
 ``apply_event`` and projection handlers must be pure: the same events must always give the
-same state, on every replay, on any day. :func:`watch` runs a function under a profiler hook
+same state, on every replay, on any day. `watch` runs a function under a profiler hook
 and lists the impure calls it made, however they were imported (``datetime.now``,
 ``from time import time``, ``open``, ``random.random``, ``uuid.uuid4``, ...).
 
@@ -104,7 +104,7 @@ def watch(function: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, lis
     """Call ``function(*args, **kwargs)``; return its result and the impure calls it made.
 
     Exceptions from ``function`` propagate; the impure calls made before one are lost with it,
-    so callers that want both use :func:`watch` around a wrapper that catches.
+    so callers that want both use `watch` around a wrapper that catches.
     """
     seen: list[Impurity] = []
     previous = sys.getprofile()

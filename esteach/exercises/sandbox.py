@@ -1,7 +1,7 @@
 """A store for the exercise notebooks that can start over, with a clock and ids that repeat.
 
 Re-running a cell that appends events appends them again (or is refused with
-``WrongExpectedVersion``). :func:`fresh_store` gives a new, empty store; ``store.reset()``
+``WrongExpectedVersion``). `fresh_store` gives a new, empty store; ``store.reset()``
 empties the store you have in place (objects holding it, such as a ``CommandProcessor``, keep
 working) and rewinds its clock and ids, so the next appends get the same times and ids as on
 a first run.
@@ -34,8 +34,8 @@ STEP: Final = timedelta(minutes=1)
 
 
 class ExerciseStore(InMemoryEventStore):
-    """An :class:`~esteach.InMemoryEventStore` with a :class:`~esteach.StepClock` and
-    :class:`~esteach.SeededIds`, and a :meth:`reset` that makes it as new."""
+    """An `InMemoryEventStore` with a `StepClock` and
+    `SeededIds`, and a `reset` that makes it as new."""
 
     def __init__(self, *, start: datetime = START, step: timedelta = STEP, seed: int = 0) -> None:
         self._settings = (start, step, seed)

@@ -1,7 +1,7 @@
 """The small, fixed histories the exercise notebooks and their checkers work on.
 
-Each builds its events through a :class:`~esteach.CommandProcessor` on a
-:func:`~esteach.exercises.fresh_store` (or on the store it is given), so every run records the
+Each builds its events through a `CommandProcessor` on a
+`esteach.exercises.fresh_store` (or on the store it is given), so every run records the
 same ids and times.
 """
 
@@ -55,7 +55,7 @@ def users_story(store: ExerciseStore | None = None) -> ExerciseStore:
 
 
 def arrived_batch(seed: int = 7) -> list[Event]:
-    """:func:`users_story`'s events in the order a message queue delivered them: shuffled, and
+    """`users_story`'s events in the order a message queue delivered them: shuffled, and
     the two events of each two-event append in reverse order (nothing keeps them in order)."""
     events = list(users_story().read_all())
     random.Random(seed).shuffle(events)
