@@ -56,7 +56,8 @@ def rebuild(batch, user_id):
 
 
 # %% [markdown]
-# **Try it.** Ada changed her email twice; her email now is `ada@analytical.engine`.
+# **Try it.** Ada changed her email three times, the last two in one append; her email now is
+# `ada@analytical.engine`.
 
 # %%
 rebuild(batch, "ada")
