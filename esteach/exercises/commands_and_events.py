@@ -148,6 +148,8 @@ def _state_mistake(event: DomainEvent, field: str, got: object, want: object) ->
     return NotYet(
         f"after {event!r}, {field} is {got!r}, expected {want!r} (rule {rule})",
         mistake="wrong state",
+        hint=f"Read rule {rule} again: which attribute does {type(event).__name__} change, "
+        f"and to what?",
     )
 
 
@@ -309,6 +311,13 @@ def _decide(cart: CartBase, command: Any) -> tuple[tuple[object, list[Any]], lis
     return changed_by(cart, lambda: watch(run))
 
 
+_RULE_TESTS: Final = {
+    1: "if not self.exists",
+    2: "if self.status == 'checked_out'",
+    3: "if not 1 <= command.quantity <= 10",
+}
+
+
 def _judge(
     label: str, command: Any, outcome: object, expected: Expected, rule: int, held: int
 ) -> None:
@@ -319,6 +328,9 @@ def _judge(
             f"{where} went on to CartBase.handle_command, which leaves AddItem to you: return "
             f"the events from your AddItem branch, or raise",
             mistake="AddItem not decided",
+            hint="In handle_command: if isinstance(command, AddItem): ... return "
+            "[ItemAdded(command.sku, command.quantity)]; only the other commands go on to "
+            "super().handle_command(command).",
         )
     if isinstance(expected, list):
         if isinstance(outcome, Exception):
@@ -347,6 +359,8 @@ def _judge(
                 f"{where} returned {outcome!r}: handle_command returns a list of events, such "
                 f"as [ItemAdded(sku, quantity)]",
                 mistake="not a list",
+                hint="return [ItemAdded(command.sku, command.quantity)]: a list, even of one "
+                "event.",
             )
         if outcome != expected:
             raise NotYet(f"{where} decided {outcome!r}, expected {expected!r}", mistake="wrong")
@@ -357,7 +371,9 @@ def _judge(
             hint = "Count what the cart holds already: self.items.get(command.sku, 0)."
         else:
             why = f"rule {rule} says raise {expected.__name__}"
-            hint = None
+            hint = (
+                f"{_RULE_TESTS.get(rule, 'if the rule is broken')}: raise {expected.__name__}(...)"
+            )
         raise NotYet(f"{where} decided {outcome!r}: {why}", mistake="rule missing", hint=hint)
     if not isinstance(outcome, expected):
         order = (
@@ -388,6 +404,8 @@ def check_add_item_rules(cart_class: object) -> str:
                 f"given {label}, handle_command({command!r}) {describe(impure)}: deciding reads "
                 f"only the state and the command",
                 mistake="impure handle_command",
+                hint="Deciding reads self's state and the command, nothing else: delete the call; "
+                "the store records when the event happened.",
             )
         if changed:
             raise NotYet(
@@ -472,12 +490,16 @@ def check_rule_test(test: object) -> str:
             f"your test raised {describe_error(failure)}: it takes one argument, the cart "
             f"class to test, and passes it to given(..., aggregate=cart_class)",
             mistake="test signature",
+            hint="def test_checked_out_cart_takes_no_items(cart_class): ... and given(..., "
+            "aggregate=cart_class) inside.",
         )
     if isinstance(failure, NotImplementedError):
         raise NotYet(
             "your test ran CartBase, which has no apply_event: pass the class it is given, "
             "given(..., aggregate=cart_class)",
             mistake="test ignores cart_class",
+            hint="given(CartOpened(...), ItemAdded(...), CartCheckedOut(), "
+            "aggregate=cart_class).when(AddItem(...)).then_raises(CartAlreadyCheckedOut)",
         )
     if failure is not None:
         raise NotYet(
@@ -494,6 +516,8 @@ def check_rule_test(test: object) -> str:
                 "your test never ran a command on the cart class it was given: pass it on, "
                 "given(..., aggregate=cart_class), and say what happens .when(AddItem(...))",
                 mistake="test ignores cart_class",
+                hint="given(CartOpened(...), ItemAdded(...), CartCheckedOut(), "
+                "aggregate=cart_class).when(AddItem(...)).then_raises(CartAlreadyCheckedOut)",
             )
         if failure is None and returned is not None:
             raise NotYet(

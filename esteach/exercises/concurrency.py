@@ -89,6 +89,8 @@ def check_execute(learner: object) -> str:
             f"{error.actual}. Nobody else wrote: the expected version is the version you loaded "
             f"(account.version), not the next one (rule 3)",
             mistake="expected the next version",
+            hint="store.append_events(account_id, account.version, new_events): the version you "
+            "loaded; the store gives the new events the versions after it.",
         ) from error
     except Exception as error:
         raise NotYet(f"{doing} raised {describe_error(error)}", mistake="raised") from error
@@ -103,6 +105,7 @@ def check_execute(learner: object) -> str:
             f"{doing} returned {type(recorded).__name__}: return the recorded events, what "
             f"append_events returns (rule 4)",
             mistake="wrong return",
+            hint="return store.append_events(...): it returns the recorded events.",
         )
 
     store = bank(balance=10_000)
@@ -206,6 +209,8 @@ def check_retry(learner: object) -> str:
             f"{doing} gave up at the first conflict ({type(error).__name__}): load and decide "
             f"again (rule 1)",
             mistake="no retry",
+            hint="for attempt in range(1, max_attempts + 1): try: return execute(...) except "
+            "WrongExpectedVersion: (go round again, or raise on the last attempt)",
         ) from error
     except Exception as error:
         raise NotYet(f"{doing} raised {describe_error(error)}", mistake="raised") from error
@@ -259,12 +264,16 @@ def check_retry(learner: object) -> str:
             raise NotYet(
                 f"{doing}, your code kept retrying: stop after max_attempts (rule 2)",
                 mistake="retries forever",
+                hint="Count the attempts: for attempt in range(1, max_attempts + 1), and raise on "
+                "the last one.",
             ) from None
         except WrongExpectedVersion:
             if racing.appends != max_attempts:
                 raise NotYet(
                     f"{doing}, your code made {racing.appends} attempt(s) (rule 2)",
                     mistake="wrong number of attempts",
+                    hint="range(1, max_attempts + 1) makes max_attempts attempts; re-raise when "
+                    "attempt == max_attempts.",
                 ) from None
             continue
         except TypeError as error:

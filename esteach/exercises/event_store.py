@@ -219,12 +219,18 @@ def _lost_reply(learner: Callable[..., Any]) -> None:
     try:
         result = learner(flaky, "acc-1", 500, ids)
     except Runaway:
-        raise NotYet(f"{doing} kept appending", mistake="retries forever") from None
+        raise NotYet(
+            f"{doing} kept appending",
+            mistake="retries forever",
+            hint="Three attempts in all, then let the TimeoutError through.",
+        ) from None
     except TimeoutError:
         raise NotYet(
             f"{doing} raised the TimeoutError: the append may well have happened; try the same "
             f"append again (rule 2)",
             mistake="no retry",
+            hint="Wrap the append in try/except TimeoutError and send the very same append again "
+            "(same event, same expected version).",
         ) from None
     except (WrongExpectedVersion, DuplicateEventId) as error:
         if isinstance(error, DuplicateEventId):
@@ -252,12 +258,15 @@ def _lost_reply(learner: Callable[..., Any]) -> None:
             f"second deposit. Give the event one id, taken before the first attempt, and append "
             f"with the version you read (rules 1 and 3)",
             mistake="recorded twice",
+            hint="Make the NewEvent with id=new_id() once, before the first attempt, and append "
+            "with the version you read, not ANY.",
         )
     if result != deposits:
         raise NotYet(
             f"{doing} returned {result!r:.80}: return the recorded events, what append_events "
             f"returned",
             mistake="wrong return",
+            hint="return store.append_events(...): what it returns are the recorded events.",
         )
     if deposits[0].event_type != "MoneyDeposited" or deposits[0].data != {"amount": 500}:
         raise NotYet(
@@ -270,6 +279,8 @@ def _lost_reply(learner: Callable[..., Any]) -> None:
             "you appended with ANY: pass the version you read (store.stream_version) as the "
             "expected version (rule 1)",
             mistake="ANY",
+            hint="version = store.stream_version(account_id) before the first attempt; append with"
+            " that version every time.",
         )
 
 
@@ -283,12 +294,16 @@ def _always_lost(learner: Callable[..., Any]) -> None:
             f"{doing} retried more than 50 times: stop after 3 attempts and let the "
             f"TimeoutError through (rule 2)",
             mistake="retries forever",
+            hint="for _ in range(2): try the append, except TimeoutError: pass; then one last "
+            "append outside the loop, which lets its TimeoutError through.",
         ) from None
     except TimeoutError:
         if flaky.appends != 3:
             raise NotYet(
                 f"{doing} made {flaky.appends} attempt(s); rule 2 asks for 3 in all",
                 mistake="wrong number of attempts",
+                hint="Three attempts in all: two in a loop that swallows the TimeoutError, then a "
+                "last one that lets it through.",
             ) from None
         return
     except Exception as error:
@@ -297,6 +312,8 @@ def _always_lost(learner: Callable[..., Any]) -> None:
         f"{doing} returned normally after {flaky.appends} attempt(s), although no reply ever "
         f"came back: after the third, let the TimeoutError through (rule 2)",
         mistake="swallowed the timeout",
+        hint="After the last attempt, let the TimeoutError through: do not catch it there, or "
+        "raise it again.",
     )
 
 
@@ -314,6 +331,8 @@ def _someone_else_first(learner: Callable[..., Any]) -> None:
         "another writer appended between your read of the version and your append, and your "
         "append still went through: append with the version you read, not ANY (rule 1)",
         mistake="ANY",
+        hint="version = store.stream_version(account_id) before the first attempt; append with "
+        "that version every time.",
     )
 
 

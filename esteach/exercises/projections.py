@@ -130,6 +130,10 @@ def check_deposit_totals(learner: object) -> str:
                 f"after {doing}, totals is {totals!r}, expected {reference.totals!r}"
                 + (": rule 1 counts deposits only" if counted else " (rule 1)"),
                 mistake="counted a withdrawal" if counted else "wrong totals",
+                hint="Add only when event.event_type == 'MoneyDeposited'; other events just "
+                "move the checkpoint."
+                if counted
+                else None,
             )
         if position != reference.position:
             raise NotYet(
@@ -230,6 +234,8 @@ def check_daily_deposits(learner: object) -> str:
                 "(current_date, now()); use the day each deposit was recorded, "
                 "event.timestamp.date() (rule 1)",
                 mistake="clock in a projection",
+                hint="conn.execute(sql, [event.timestamp.date(), event.data['amount']]): the day "
+                "comes from the event, as a parameter.",
             )
         if rows == [("2024-01-01", 250), ("2024-01-02", 5), ("2024-01-03", 60)]:
             raise NotYet(

@@ -234,6 +234,9 @@ def _check_measure(measure: Callable[[int], Any], tried: int) -> None:
         f"the last, the last load reads {want} (rule 3: write and load with the interval you "
         f"are given)",
         mistake="wrong measurement",
+        hint="Write the stream through a writer with snapshots=... and snapshot_interval=interval "
+        "(the one you are given), load it through a Repository over the same snapshot store, "
+        "and return the report's events_read.",
     )
 
 
@@ -354,6 +357,8 @@ def check_fresh_cache(cache_class: object) -> str:
             f"{sorted(cache.entries)!r} in entries: replay the stream and keep the account in "
             f"self.entries (rule 1)",
             mistake="first load",
+            hint="kept = self.entries.get(account_id) or BankAccount(account_id); apply the events"
+            " after kept.version; self.entries[account_id] = kept.",
         )
     for amount in (200, 30):
         other.process_command(DepositMoney("acc-1", amount))

@@ -192,23 +192,27 @@ _VARIANTS: Final = [
         "these are the balances now, not at the moment: keep only the events with "
         "timestamp <= ? (rule 1)",
         "no time filter",
+        "WHERE aggregate_type = 'BankAccount' AND timestamp <= ?: the ? is the moment.",
     ),
     (
         BALANCES_AT.replace("timestamp <= ?", "timestamp < ?"),
         "an event committed exactly at the moment is missing: at the moment means "
         "timestamp <= ? (rule 1)",
         "missed the event at the moment",
+        "timestamp <= ?, not <: an event committed at the very moment counts.",
     ),
     (
         BALANCES_AT.replace("timestamp <= ?", "CAST(timestamp AS DATE) <= CAST(? AS DATE)"),
         "events later on the moment's day were counted: compare the commit time with the "
         "moment itself, timestamp <= ?, not their dates (rule 1)",
         "compared dates, not moments",
+        "Compare the timestamp itself with the moment: timestamp <= ?, no CAST to DATE.",
     ),
     (
         BALANCES_AT.replace("THEN -CAST", "THEN CAST"),
         "withdrawals were added to the balance: a MoneyWithdrawn amount counts negative (rule 2)",
         "added withdrawals",
+        "CASE event_type WHEN 'MoneyDeposited' THEN amount WHEN 'MoneyWithdrawn' THEN -amount END",
     ),
 ]
 
@@ -220,7 +224,9 @@ def _outputs(con: SupportsSQL, query: str) -> list[list[tuple[Any, ...]]]:
 def check_balances_query(query: object) -> str:
     if not isinstance(query, str):
         raise NotYet(
-            f"query must be a string of SQL, got {type(query).__name__}", mistake="not a str"
+            f"query must be a string of SQL, got {type(query).__name__}",
+            mistake="not a str",
+            hint='query = """SELECT ... WHERE ... timestamp <= ? ..."""',
         )
     con = events_table(bank_over_days())
     try:
@@ -232,6 +238,8 @@ def check_balances_query(query: object) -> str:
             f"your query failed: {message}"
             + (": use one ? where the moment goes" if parameters else ""),
             mistake="SQL error",
+            hint="One ? where the moment goes, in the WHERE: ... AND timestamp <= ?; DuckDB's "
+            "message above says what else it could not read.",
         ) from error
     want = _outputs(con, BALANCES_AT)
     if got == want:
@@ -246,10 +254,11 @@ def check_balances_query(query: object) -> str:
                 f"a balance is NULL in {rows!r}: an account with no money moved yet has balance "
                 f"0; coalesce(sum(...), 0) (rule 3)",
                 mistake="NULL balance",
+                hint="coalesce(sum(CASE ... END), 0): sum of nothing is NULL, coalesce makes it 0.",
             )
-    for variant, why, mistake in _VARIANTS:
+    for variant, why, mistake, hint in _VARIANTS:
         if got == _outputs(con, variant):
-            raise NotYet(why, mistake=mistake)
+            raise NotYet(why, mistake=mistake, hint=hint)
     for moment, rows, wanted in zip(_MOMENTS, got, want, strict=True):
         have, need = {row[0] for row in rows}, {row[0] for row in wanted}
         if need - have:
@@ -266,6 +275,7 @@ def check_balances_query(query: object) -> str:
                 f"at {moment.isoformat()} the rows are right but in another order: "
                 f"ORDER BY account_id (rule 3)",
                 mistake="not ordered",
+                hint="End the query with ORDER BY account_id.",
             )
     for moment, rows, wanted in zip(_MOMENTS, got, want, strict=True):
         if rows != wanted:

@@ -141,12 +141,15 @@ def check_guest_upcaster(answer: object) -> str:
             raise NotYet(
                 f"{doing} returned {type(result).__name__}: return the version 2 data, a dict",
                 mistake="not a dict",
+                hint="Return a dict literal: {'key': value, ...}.",
             )
         if "name" in result:
             raise NotYet(
                 f"{doing} kept the old field 'name': version 2 has guest_id, first_name, "
                 f"last_name and email only (rule 2)",
                 mistake="old field kept",
+                hint="Build the new dict from the four version 2 fields only, not from {**data, "
+                "...}, which keeps 'name'.",
             )
         if data["name"] == "Mary Ann Evans" and result.get("first_name") == "Mary Ann":
             raise NotYet(
@@ -288,6 +291,8 @@ def _step_of(events: EventRegistry, function: Callable[..., Any]) -> None:
             "registry.upcaster('AccountCredited', from_version=1, to_event_type="
             "'MoneyDeposited')(credited_to_deposited) (rule 3)",
             mistake="not registered",
+            hint="Run the registration cell: registry.upcaster('AccountCredited', from_version=1, "
+            "to_event_type='MoneyDeposited')(credited_to_deposited).",
         )
     step = found[0]
     if step.target != ("MoneyDeposited", 1):
@@ -296,6 +301,8 @@ def _step_of(events: EventRegistry, function: Callable[..., Any]) -> None:
             f"the registered step lifts AccountCredited v{step.from_version} to {to_type} "
             f"v{to_version}; the event was renamed: to_event_type='MoneyDeposited' (rule 3)",
             mistake="registered without the rename",
+            hint="Pass to_event_type='MoneyDeposited' to registry.upcaster(...), and run the cell "
+            "again: a new registration replaces the old one.",
         )
     if step.function is not function:
         registered = getattr(step.function, "__name__", "another function")
@@ -305,7 +312,12 @@ def _step_of(events: EventRegistry, function: Callable[..., Any]) -> None:
             if registered == getattr(function, "__name__", None)
             else f"{registered}, not your function: register yours"
         )
-        raise NotYet(f"the registered upcaster is {why} (rule 3)", mistake="stale registration")
+        raise NotYet(
+            f"the registered upcaster is {why} (rule 3)",
+            mistake="stale registration",
+            hint="Run the registration cell again after every change to the function: a new "
+            "registration replaces the old one.",
+        )
 
 
 def _convert(function: Callable[[dict[str, Any]], Any], text: str) -> Any:
@@ -335,6 +347,7 @@ def check_credited_upcaster(answer: object, registry: EventRegistry = default_re
             raise NotYet(
                 f"{doing} returned {type(result).__name__}: return the new data, a dict",
                 mistake="not a dict",
+                hint="Return a dict literal: {'key': value, ...}.",
             )
         if set(result) != {"amount"}:
             raise NotYet(
@@ -348,6 +361,7 @@ def check_credited_upcaster(answer: object, registry: EventRegistry = default_re
                 f"{doing} gave amount {amount!r}, a {type(amount).__name__}; it must be an int "
                 f"of cents: {cents} (rule 1)",
                 mistake="amount not an int",
+                hint="int(Decimal(text) * 100) is an int of cents; a Decimal or a float is not.",
             )
         if amount == cents:
             continue
