@@ -95,8 +95,8 @@ def write_stream(writer: CommandProcessor[Profile], user_id: str, length: int) -
 
 class StaleCache:
     """Keeps each loaded account in ``self.entries`` and never asks the store again: after
-    another writer appends, it serves the old account for ever (the reference design's
-    flaw 9)."""
+    another writer appends, it serves the old account for ever (the reference design's cache
+    does this; notebook 08 shows it going wrong)."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store

@@ -97,7 +97,7 @@ ex1.check(INTERVAL, events_read)
 # ## Exercise 5.2 · Fix a cache that goes stale
 #
 # **Scenario.** A web worker keeps loaded accounts in memory. Its first cache, `StaleCache`,
-# never asks the store again once it has an account (the reference design's flaw 9):
+# never asks the store again once it has an account, as the reference design's cache does:
 
 # %%
 print(inspect.getsource(StaleCache))
