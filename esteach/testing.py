@@ -279,13 +279,13 @@ class ProcessScenario:
         return f"ProcessScenario({', '.join(parts)})"
 
     def _decide(self, decide: Any) -> ProcessScenario:
-        before = copy.deepcopy(vars(self.state))
-        self._steps = list(decide(self.state))
-        if vars(self.state) != before:
+        steps, changed = changed_by(self.state, lambda: list(decide(self.state)))
+        if changed:
             raise AssertionError(
-                f"the process manager changed the process's state while deciding after "
-                f"{self._what}: only events may change it"
+                f"the process manager changed the process's state ({', '.join(changed)}) while "
+                f"deciding after {self._what}: only events may change it"
             )
+        self._steps = steps
         return self
 
 

@@ -280,3 +280,16 @@ def test_a_command_id_that_cannot_prefix_event_ids_is_refused(bad: Any) -> None:
 def test_a_transfer_between_one_account_and_itself_is_refused() -> None:
     with pytest.raises(DomainError, match="two different accounts"):
         Bank().transfers.process_command(StartTransfer("t-1", "a", "a", 5))
+
+
+class MeddlingProcess(TransferProcess):
+    """Changes the process's state while deciding: what only events may do."""
+
+    def react(self, state: Any, event: Any) -> list[Step]:
+        state.status = "meddled"
+        return super().react(state, event)
+
+
+def test_a_process_manager_that_changes_its_state_while_deciding_is_caught() -> None:
+    with pytest.raises(AssertionError, match=r"changed the process's state \(status\)"):
+        given_process(MeddlingProcess(), process_id="t-1").when(STARTED)
