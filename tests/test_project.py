@@ -421,3 +421,23 @@ def test_every_lesson_links_to_the_next_one_and_to_its_exercises(path: Path) -> 
     learner = [name for name in exercises if name.endswith("_learner.ipynb")]
     for name in learner:
         assert f"](exercises/{name})" in last, f"{path.name} ends without a link to {name}"
+
+
+def test_readmes_module_table_names_every_module_and_only_modules_that_exist() -> None:
+    table = [
+        line.split("`")[1]
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if line.startswith("| `esteach/")
+    ]
+    package = ROOT / "esteach"
+    # A package the table names as a folder (esteach/readmodels/) covers its modules.
+    folders = {name for name in table if name.endswith("/")}
+    modules = {
+        path.relative_to(ROOT).as_posix()
+        for path in package.rglob("*.py")
+        if path.name != "__init__.py" and "__pycache__" not in path.parts
+    }
+    uncovered = {m for m in modules if m not in table and not any(m.startswith(f) for f in folders)}
+    missing = {name for name in table if not (ROOT / name).exists()}
+    assert not uncovered, f"README's module table does not name {sorted(uncovered)}"
+    assert not missing, f"README's module table names files that do not exist: {sorted(missing)}"
