@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -28,3 +30,21 @@ def long_stream_store(request: pytest.FixtureRequest) -> Iterator[EventStore]:
     assert store.bulk_import(user_stream(LONG, user_id="u-long")) == LONG
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One PostgreSQL server for the whole test session (it takes a second or two to start);
+    tests stay independent by each using schemas of their own (`pgtesting.fresh_schema`).
+
+    Its data lives in a directory of its own under /tmp, not under pytest's tmp_path: run as
+    root, the server runs as another user, who cannot enter pytest's private (0700) folders.
+    """
+    from esteach.store.postgres import local_server
+
+    directory = tempfile.mkdtemp(prefix="esteach-pg-")
+    try:
+        with local_server(directory) as url:
+            yield url
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
