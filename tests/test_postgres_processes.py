@@ -106,10 +106,7 @@ def test_a_reader_following_read_all_sees_every_event_once_in_order(postgres_url
         assert seen == store.read_all()
 
 
-@pytest.mark.parametrize("writers", [2])
-def test_a_naive_sequence_log_can_skip_but_the_store_cannot(
-    postgres_url: str, writers: int
-) -> None:
+def test_a_naive_sequence_log_can_skip_but_the_store_cannot(postgres_url: str) -> None:
     """The reason for the head row, shown: with positions from a sequence, a transaction that
     took an earlier position can commit after a later one, and a reader that moved past the
     later one never sees the earlier. Two connections make it happen on purpose."""
