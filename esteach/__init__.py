@@ -14,7 +14,8 @@ The public API, all importable from ``esteach``:
 * snapshots: `Snapshot`, `SnapshotStore`, `InMemorySnapshotStore`,
   `DuckDBSnapshotStore`, `PostgresSnapshotStore`, `SnapshotManager`
 * determinism: `StepClock`, `SeededIds`, `system_clock`, `uuid4_ids`
-* the read side: `EventProcessor`, `Projection`, `UserQueryModel`,
+* the read side: `EventProcessor` (``follow()`` for a live `Subscription`), `Projection`,
+  `UserQueryModel`,
   `UserView`, `AccountBalances`, `AccountView`
 * time travel: `state_at`, `history`, `describe_version`, `diff`
 * the log for analysis: `events_frame` (pandas), `events_table` (DuckDB SQL),
@@ -76,9 +77,11 @@ from esteach.store import (
     EventStore,
     ExpectedVersion,
     InMemoryEventStore,
+    LiveEventLog,
 )
 from esteach.store.duckdb import DuckDBEventStore
 from esteach.store.sqlite import SQLiteEventStore
+from esteach.subscriptions import Subscription
 from esteach.testing import given, given_process
 from esteach.timetravel import describe_version, diff, history, state_at
 
@@ -147,6 +150,7 @@ __all__ = [
     "InvalidCommand",
     "InvalidEventData",
     "InvalidInput",
+    "LiveEventLog",
     "LoadReport",
     "NewEvent",
     "PostgresEventStore",
@@ -166,6 +170,7 @@ __all__ = [
     "Step",
     "StepClock",
     "StorageError",
+    "Subscription",
     "UnknownEventType",
     "UserQueryModel",
     "UserView",

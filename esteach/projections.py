@@ -10,7 +10,9 @@ shaped for the questions the application asks. :class:`EventProcessor` runs one 
   the read model, so a crash can neither apply an event twice nor skip one;
 * :meth:`~EventProcessor.catch_up` applies the events after the checkpoint, one page per
   transaction; an event at or below the checkpoint is skipped, so redelivery changes nothing;
-* :meth:`~EventProcessor.rebuild` wipes the read model and replays the whole log.
+* :meth:`~EventProcessor.rebuild` wipes the read model and replays the whole log;
+* ``follow()`` keeps it caught up live, from a background thread woken by each append
+  (`esteach.subscriptions`).
 
 `Projection` is the base of a read model: its tables, its handlers and a processor. The read
 models esteach ships live beside their domains in `esteach.readmodels`.
@@ -56,6 +58,8 @@ from esteach.store.base import EventStore, SQLEventLog
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from esteach.subscriptions import Subscription
 
 __all__ = [
     "BulkLoader",
@@ -167,6 +171,7 @@ class EventProcessor:
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.RLock()
         self._closed = False
+        self._following: Subscription | None = None
         # Set when a page ended with its outcome unknown (an interrupt at COMMIT may come after
         # the commit): the checkpoint is then read from the database before it is trusted.
         self._unsure = False
@@ -350,8 +355,9 @@ class EventProcessor:
         By default the caller catches up itself while it waits. With ``catch_up_here=False`` it
         only watches the checkpoint: for a read model that a background worker keeps up to
         date (a thread running ``catch_up()`` in a loop), where the request must wait for the
-        worker, not do its work. Raises :class:`ProjectionTimeout` after ``timeout`` seconds;
-        returns the checkpoint.
+        worker, not do its work; while the processor follows its store (`follow`), it waits
+        for the following thread that way whatever ``catch_up_here`` says. Raises
+        :class:`ProjectionTimeout` after ``timeout`` seconds; returns the checkpoint.
         """
         if position is None:
             return self._position
@@ -359,8 +365,15 @@ class EventProcessor:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise InvalidInput(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         deadline = time.monotonic() + timeout
+        following = self._following
+        if following is not None and following.running:
+            # The subscription's thread applies the events; waiting for it is enough (and
+            # catching up here too would only contend with it for the lock).
+            following.wait_for(position, timeout)
+            if following.running:  # it ran all along: reached, or the time is up
+                deadline = time.monotonic()
         while True:
-            if catch_up_here:
+            if catch_up_here and (following is None or not following.running):
                 self.catch_up()
             if self._position >= position:
                 return self._position
@@ -379,6 +392,21 @@ class EventProcessor:
                 )
             time.sleep(min(poll, remaining))
 
+    def follow(self, *, batch_size: int = 1000, poll: float = 0.1) -> Subscription:
+        """Keep this read model caught up from a background thread, woken by each append.
+
+        Returns the running `Subscription` (``stop()`` it, or close the processor). While it
+        runs, `wait_for_position` waits for it. Read the model with `query` then: the thread
+        writes through the same DuckDB connection, under the processor's lock.
+        """
+        from esteach.subscriptions import Subscription
+
+        self._check_open()
+        if self._following is not None and self._following.running:
+            return self._following
+        self._following = Subscription(self, batch_size=batch_size, poll=poll)
+        return self._following
+
     # --- reading the read model ------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -394,7 +422,10 @@ class EventProcessor:
     # --- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the database connection if this processor opened it."""
+        """Stop following (if it does) and close the database connection if this processor
+        opened it."""
+        if self._following is not None:
+            self._following.stop()
         with self._lock:
             if not self._closed and self._owns_conn:
                 self._conn.close()

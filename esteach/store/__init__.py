@@ -1,6 +1,13 @@
-"""Event stores: one protocol, one contract, an in-memory and a DuckDB implementation."""
+"""Event stores: one protocol, one contract, in memory, in DuckDB and in PostgreSQL."""
 
-from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, EventStore, ExpectedVersion
+from esteach.store.base import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    EventStore,
+    ExpectedVersion,
+    LiveEventLog,
+)
 from esteach.store.memory import InMemoryEventStore
 
 __all__ = [
@@ -10,4 +17,5 @@ __all__ = [
     "EventStore",
     "ExpectedVersion",
     "InMemoryEventStore",
+    "LiveEventLog",
 ]

@@ -37,7 +37,15 @@ from esteach.events import Event, NewEvent
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ANY", "NO_STREAM", "STREAM_EXISTS", "EventStore", "ExpectedVersion", "SQLEventLog"]
+__all__ = [
+    "ANY",
+    "NO_STREAM",
+    "STREAM_EXISTS",
+    "EventStore",
+    "ExpectedVersion",
+    "LiveEventLog",
+    "SQLEventLog",
+]
 
 ANY: Final = "any"
 """Expected-version mode: append whatever the stream's version is."""
@@ -116,4 +124,15 @@ class SQLEventLog(Protocol):
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> Any:
         """Run SQL on the store's own connection."""
+        ...
+
+
+@runtime_checkable
+class LiveEventLog(Protocol):
+    """A store that can wake a reader when events are appended (every esteach store): a live
+    `EventProcessor.follow` waits on it instead of polling. In-process stores signal through a
+    condition variable, PostgreSQL through ``LISTEN``/``NOTIFY`` from any process."""
+
+    def wait_for_append(self, after_position: int, timeout: float | None = None) -> bool:
+        """Block until the head is past ``after_position``; ``False`` after ``timeout`` s."""
         ...

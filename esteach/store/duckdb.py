@@ -69,6 +69,7 @@ from esteach.jsondata import FrozenDict, freeze
 from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
 from esteach.store.rules import (
     DEFAULT_MAX_CLOCK_JUMP,
+    AppendSignal,
     ClockGuard,
     check_bulk,
     check_expected_version,
@@ -270,6 +271,7 @@ class _Database:
     # Set when a write ended in a way that leaves its outcome unknown (an interrupt, an engine
     # error): head and stream heads may be behind the file until read from it again.
     dirty: bool = False
+    signal: AppendSignal = field(default_factory=AppendSignal)  # wakes wait_for_append
 
     def read_file(self, conn: duckdb.DuckDBPyConnection, *, streams: bool) -> None:
         """Take head, last commit time and (with ``streams``) the stream heads from the file."""
@@ -447,6 +449,7 @@ class DuckDBEventStore:
         database.head += len(recorded)
         database.last_timestamp = timestamp
         database.streams.remember(aggregate_id, recorded[-1].version)
+        database.signal.appended(database.head)
         return recorded
 
     def _explain_refusal(
@@ -539,6 +542,7 @@ class DuckDBEventStore:
         database.last_timestamp = checked[-1].timestamp
         for event in checked:  # under the lock, so these heads are the truth
             database.streams.remember(event.aggregate_id, event.version)
+        database.signal.appended(database.head)
         return len(checked)
 
     # --- reading ---------------------------------------------------------------------------
@@ -685,6 +689,13 @@ class DuckDBEventStore:
                     with contextlib.suppress(OSError):
                         os.remove(leftover)
                 duck.reraise(exc, target, f"backup to {target!r} failed")
+
+    def wait_for_append(self, after_position: int, timeout: float | None = None) -> bool:
+        """Block until the head is past ``after_position``; False after ``timeout`` seconds.
+        Woken by appends through this process's stores on the file."""
+        return self._database.signal.wait(
+            check_position(after_position), timeout, self.head_position
+        )
 
     # --- lifecycle -------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from esteach.jsondata import freeze
 from esteach.store.base import ExpectedVersion
 from esteach.store.rules import (
     DEFAULT_MAX_CLOCK_JUMP,
+    AppendSignal,
     ClockGuard,
     check_bulk,
     check_expected_version,
@@ -64,6 +65,7 @@ class InMemoryEventStore:
         self._timestamps: list[datetime] = []  # parallel to _log, for bisect by time
         self._streams: dict[str, list[Event]] = {}
         self._by_id: dict[str, Event] = {}
+        self._signal = AppendSignal()
         self._closed = False
 
     # --- writing ---------------------------------------------------------------------------
@@ -109,6 +111,7 @@ class InMemoryEventStore:
             except BaseException:  # the stop button between two of these lines (see _record)
                 self._undo(recorded, size)
                 raise
+            self._signal.appended(len(self._log))
             return recorded
 
     def bulk_import(self, events: Iterable[Event]) -> int:
@@ -148,6 +151,7 @@ class InMemoryEventStore:
             # a version twice).
             self._undo(recorded, size)
             raise
+        self._signal.appended(len(self._log))
 
     def _undo(self, recorded: list[Event], size: int) -> None:
         del self._log[size:]
@@ -206,6 +210,10 @@ class InMemoryEventStore:
         with self._lock:
             self._check_open()
             return len(self._log)
+
+    def wait_for_append(self, after_position: int, timeout: float | None = None) -> bool:
+        """Block until the head is past ``after_position``; False after ``timeout`` seconds."""
+        return self._signal.wait(check_position(after_position), timeout, self.head_position)
 
     def close(self) -> None:
         self._closed = True

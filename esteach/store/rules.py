@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
 
 __all__ = [
     "DEFAULT_MAX_CLOCK_JUMP",
+    "AppendSignal",
     "ClockGuard",
     "check_bulk",
     "check_expected_version",
@@ -347,3 +349,30 @@ def stored_event(
     set_metadata(event, metadata)
     set_position(event, global_position)
     return event
+
+
+class AppendSignal:
+    """Wakes the threads of this process waiting for the head to pass a position: what an
+    in-process store needs for `LiveEventLog.wait_for_append`.
+
+    The store calls `appended` with its new head after each successful commit (while it still
+    holds its own lock, which is safe: waiters never take the store's lock while holding this
+    one's).
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._head = 0
+
+    def appended(self, head: int) -> None:
+        with self._condition:
+            self._head = head
+            self._condition.notify_all()
+
+    def wait(self, after_position: int, timeout: float | None, head: Callable[[], int]) -> bool:
+        """Wait until the head is past ``after_position``; ``head()`` asks the store once first
+        (this signal only learns the head from appends made after it was created)."""
+        if head() > after_position:
+            return True
+        with self._condition:
+            return self._condition.wait_for(lambda: self._head > after_position, timeout)
