@@ -25,6 +25,11 @@ so a slow moment of the machine touches them alike:
    set-based rebuild, and per-event catch-up (on at most ``--per-event-events`` events).
 5. **notebooks**: the numbered notebooks run top to bottom, each in a fresh kernel, at test
    size (``ESTEACH_SIZE=small``), and the whole sequence.
+6. **postgres**: on one embedded PostgreSQL server (``esteach.store.postgres.local_server``):
+   the command path with and without a cache against raw single-statement INSERT transactions
+   and the eventsourcing library's PostgreSQL recorder; 1, 2 and 4 writer processes; catch-up
+   reads; the latency of a live subscription (``benchmarks/on_postgres.py``). ``--no-postgres``
+   leaves it out.
 
 Prints a table and the ratios the project targets; saves ``suite.csv`` and ``loads.png``
 under ``--out`` (default ``benchmarks/results``, which git ignores). ``--quick`` is a smoke
@@ -65,6 +70,7 @@ from esteach.store.duckdb import COLUMNS, SCHEMA
 from esteach.store.sqlite import SQLiteEventStore
 
 sys.path.insert(0, str(Path(__file__).parent))
+import on_postgres  # benchmarks/on_postgres.py: the PostgreSQL section
 from projections import sample  # benchmarks/projections.py: the sample log
 
 try:
@@ -633,6 +639,43 @@ def ratios(rows: list[dict[str, Any]], lengths: list[int]) -> list[dict[str, Any
             add(f"{store} snapshot load {longest:,} / 100",
                 div(find(rows, f"{store} snapshot", longest), find(rows, f"{store} snapshot", 100)),
                 "<= 2", lambda v: v <= 2)  # fmt: skip
+    pg_raw = find(rows, "raw postgres INSERT")
+    add(
+        "postgres command path (AggregateCache) / raw single-statement INSERT",
+        div(find(rows, "esteach postgres + cache"), pg_raw),
+        ">= 0.7",
+        lambda v: v >= 0.7,
+    )
+    add(
+        "postgres command path (no cache) / raw single-statement INSERT",
+        div(find(rows, "esteach postgres"), pg_raw),
+        "(>= 0.7)",
+        lambda v: v >= 0.7,
+    )
+    add(
+        "postgres command path (no cache) / eventsourcing postgres",
+        div(find(rows, "esteach postgres"), find(rows, "eventsourcing postgres")),
+        "> 1",
+        lambda v: v > 1,
+    )
+    add(
+        "postgres 4 writer processes / 1",
+        div(find(rows, "writer processes: 4"), find(rows, "writer processes: 1")),
+        ">= 1.5",
+        lambda v: v >= 1.5,
+    )
+    add(
+        "postgres catch-up read events/s / 50,000",
+        div(find(rows, "catch-up read (read_all pages of 1,000)"), 50_000.0),
+        ">= 1",
+        lambda v: v >= 1,
+    )
+    add(
+        "postgres subscription latency p50 ms / 10 ms",
+        div(find(rows, "subscription: append to read model (follow)"), 10.0),
+        "< 1",
+        lambda v: v < 1,
+    )
     add("set-based rebuild events/s from a duckdb file / 100,000",
         div(find(rows, "set-based rebuild (duckdb file)"), 100_000.0),
         ">= 1", lambda v: v >= 1)  # fmt: skip
@@ -706,7 +749,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="skip the eventsourcing library even if installed")  # fmt: skip
     parser.add_argument("--only", type=lambda text: set(text.split(",")), default=None,
                         help="run only these sections, comma-separated: commands, batches, "
-                        "bulk, loads, projection, notebooks (default: all)")  # fmt: skip
+                        "bulk, loads, projection, notebooks, postgres (default: all)")  # fmt: skip
+    parser.add_argument("--no-postgres", dest="postgres", action="store_false",
+                        help="skip the PostgreSQL section")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -766,6 +811,11 @@ def main(argv: list[str] | None = None) -> None:
         "loads": lambda scratch: bench_loads(args, scratch),
         "projection": lambda scratch: bench_projection(args, scratch),
         "notebooks": lambda scratch: bench_notebooks(args),
+        "postgres": lambda scratch: (
+            on_postgres.bench(args, raw_rows, sample, row, eventsourcing_classes, tqdm)
+            if args.postgres
+            else []
+        ),
     }
     with scratch_dir() as scratch:
         for name, section in sections.items():

@@ -100,6 +100,20 @@ def test_quick_suite_runs_and_writes_the_expected_csv(tmp_path: Path) -> None:
     [setup] = by_section["notebooks"]["00_setup_check"]
     assert whole["size"] == "1" and float(whole["value"]) == float(setup["value"]) > 0
 
+    postgres = by_section["postgres"]
+    assert set(postgres) == {
+        "esteach postgres",
+        "esteach postgres + cache",
+        "raw postgres INSERT",
+        "writer processes: 1",
+        "writer processes: 2",
+        "writer processes: 4",
+        "catch-up read (read_all pages of 1,000)",
+        "UserQueryModel per-event catch-up",
+        "subscription: append to read model (follow)",
+    } | ({"eventsourcing postgres"} if HAVE_EVENTSOURCING else set())
+    assert all(float(r["value"]) > 0 for rs in postgres.values() for r in rs)
+
     ratios = by_section["ratio"]
     for subject, rs in ratios.items():
         # A ratio against the eventsourcing library is measured only where it is installed.
