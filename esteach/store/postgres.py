@@ -221,7 +221,10 @@ def _connect(url: str) -> psycopg.Connection[Any]:
     if not isinstance(url, str) or not url:
         raise InvalidInput(f"url must be a PostgreSQL connection string, got {url!r}")
     try:
-        return psycopg.connect(url, autocommit=True)
+        conn = psycopg.connect(url, autocommit=True)
+        # Times in UTC whatever the server's default zone, for anyone reading through sql().
+        conn.execute("SET TimeZone TO 'UTC'")
+        return conn
     except psycopg.Error as exc:
         raise EventStoreError(
             f"cannot connect to PostgreSQL at {url!r}: {exc}. Is the server running? For one "
