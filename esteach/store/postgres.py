@@ -39,12 +39,13 @@ notebooks: a learner needs nothing else installed.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,9 @@ from esteach.determinism import Clock, IdFactory, system_clock, uuid4_ids
 from esteach.duck import json_text
 from esteach.errors import DuplicateEventId, EsteachError, EventStoreError, InvalidInput
 from esteach.events import Event, NewEvent
-from esteach.jsondata import ensure_json_data
+from esteach.jsondata import FrozenDict, ensure_json_data, freeze
 from esteach.snapshots import Snapshot
 from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
-from esteach.store.duckdb import _events  # the fast row-to-Event builder both SQL stores share
 from esteach.store.rules import (
     check_bulk,
     check_expected_version,
@@ -74,6 +74,8 @@ from esteach.store.rules import (
     ensure_new_events,
     match_retry,
     next_timestamp,
+    stored_event,
+    stored_metadata,
 )
 
 __all__ = ["CHANNEL", "PostgresEventStore", "PostgresSnapshotStore", "local_server"]
@@ -125,8 +127,9 @@ COLUMNS = (
     "global_position, aggregate_id, version, id, aggregate_type, event_type, timestamp, data, "
     "correlation_id, causation_id, user_id, source, schema_version, headers"
 )
-# What reads select, in the order esteach.store.duckdb._events takes: the commit time as
-# microseconds since 1970, data and headers as JSON text parsed in one go.
+# What reads select, in the order _events takes: the commit time as microseconds since 1970
+# (a UTC datetime from an int is cheaper than from psycopg's zoned one), data and headers as
+# JSON text, parsed in one go.
 READ = (
     "global_position, aggregate_id, version, id, aggregate_type, event_type, "
     "(extract(epoch FROM timestamp) * 1000000)::bigint, data::text, correlation_id, "
@@ -537,9 +540,7 @@ class PostgresEventStore:
         with self._lock:
             self._check_open()
             rows = self._conn.execute(self._sql[query], params).fetchall()
-        if not rows:
-            return []
-        return _events([list(column) for column in zip(*rows, strict=True)])
+        return _events(rows)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -577,8 +578,6 @@ class PostgresSnapshotStore:
             self._conn.execute(self._save, params)
 
     def get_latest(self, aggregate_id: str) -> Snapshot | None:
-        import json
-
         with self._lock:
             rows = self._conn.execute(self._get, [check_aggregate_id(aggregate_id)]).fetchall()
         if not rows:
@@ -600,6 +599,42 @@ class PostgresSnapshotStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NO_HEADERS = FrozenDict()
+
+
+def _events(rows: list[tuple[Any, ...]]) -> list[Event]:
+    """Rows of ``READ`` as events, built for speed: a replay reads every one.
+
+    The data of all rows is parsed in one ``json.loads`` (the ``json`` column refused anything
+    malformed on the way in), and the metadata is not checked again: it was checked before it
+    was written.
+    """
+    if not rows:
+        return []
+    data = json.loads("[" + ",".join(row[7] for row in rows) + "]")
+    return [
+        stored_event(
+            event_id,
+            aggregate_id,
+            aggregate_type,
+            event_type,
+            version,
+            _EPOCH + timedelta(0, 0, microseconds),
+            event_data,
+            stored_metadata(
+                correlation_id, causation_id, user_id, source, schema_version,
+                _NO_HEADERS if headers is None else freeze(json.loads(headers)),
+            ),
+            position,
+        )
+        for (
+            position, aggregate_id, version, event_id, aggregate_type, event_type, microseconds,
+            _, correlation_id, causation_id, user_id, source, schema_version, headers,
+        ), event_data in zip(rows, data, strict=True)
+    ]  # fmt: skip
 
 
 def _limit(limit: int | None) -> int:
