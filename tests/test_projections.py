@@ -68,9 +68,21 @@ def make_store(kind: str, tmp_path: Path, step: timedelta = timedelta(seconds=1)
 STORES = ["memory", "duckdb-memory", "duckdb-file"]
 
 
-@pytest.fixture(params=STORES)
+@pytest.fixture(params=[*STORES, "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
-    made = make_store(request.param, tmp_path)
+    made: EventStore
+    if request.param == "postgres":  # on the session's server, in a schema of its own
+        from pgtesting import fresh_schema
+
+        from esteach.store.postgres import PostgresEventStore
+
+        url = request.getfixturevalue("postgres_url")
+        made = PostgresEventStore(
+            url, schema=fresh_schema(), clock=StepClock(START, timedelta(seconds=1)),
+            ids=SeededIds(7),
+        )  # fmt: skip
+    else:
+        made = make_store(request.param, tmp_path)
     yield made
     made.close()
 
