@@ -1,6 +1,6 @@
 """The benchmark suite: every esteach figure measured beside what it is compared with.
 
-    python benchmarks/suite.py [--quick] [--users N] [--changes K] [--repeats R]
+    python benchmarks/suite.py [--quick] [--only SECTIONS] [--users N] [--changes K] [--repeats R]
                                [--lengths 10,100,...] [--bulk-events N] [--projection-events N]
                                [--per-event-events N] [--notebooks all|none|NAMES]
                                [--no-eventsourcing] [--out DIR]
@@ -774,7 +774,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if unknown:
             parser.error(f"--notebooks: no notebook {', '.join(sorted(unknown))} (have: "
                          f"{', '.join(have)}, or 'all' or 'none')")  # fmt: skip
-    sections = {"commands", "batches", "bulk", "loads", "projection", "notebooks"}
+    sections = {"commands", "batches", "bulk", "loads", "projection", "notebooks", "postgres"}
     if args.only is not None and not args.only <= sections:
         parser.error(f"--only: no section {', '.join(sorted(args.only - sections))} (have: "
                      f"{', '.join(sorted(sections))})")  # fmt: skip
