@@ -7,6 +7,8 @@
   Rounds interleaved; each run in a fresh schema.
 * **writers**: 1, 2 and 4 writer processes, each creating and renaming its own users through
   ``CommandProcessor`` (no cache) on one schema, started together: commands/s of all of them.
+* **raw INSERT processes: 1, 2, 4**: the same, each process sending as many single-row INSERT
+  transactions instead: what the machine gives that many processes with no shared lock.
 * **catch-up**: ``read_all`` in pages of 1,000 (what ``EventProcessor.catch_up`` reads) over a
   bulk-imported sample log of ``--projection-events``, and ``UserQueryModel.catch_up``
   (per-event handlers, on at most ``--per-event-events``).
@@ -146,8 +148,29 @@ def _writer(url: str, schema: str, name: str, users: int, changes: int, go: Any,
     store.close()
 
 
-def writers_rate(url: str, processes: int, users: int, changes: int) -> float:
-    """Commands/s of ``processes`` writers started together, each with its own users."""
+def _raw_writer(url: str, schema: str, name: str, users: int, changes: int, go: Any,
+                results: Any) -> None:  # fmt: skip
+    """A writer of raw single-row INSERTs, as many as ``_writer``'s commands: the machine's
+    ceiling for that many processes, with no head row and no command path."""
+    import psycopg
+
+    insert = (f"INSERT INTO {schema}.events ({COLUMNS}) VALUES (%s, %s, %s, %s, 'User', "
+              f"'UserRenamed', now(), '{{}}', NULL, NULL, NULL, 'bench', 1, NULL)")  # fmt: skip
+    conn = psycopg.connect(url, autocommit=True)
+    count = users * (1 + changes)
+    offset = int(name[1:]) * count  # positions of its own: no two writers share one
+    results.put("ready")
+    go.wait()
+    started = time.time()
+    for i in range(count):
+        conn.execute(insert, (offset + i + 1, f"{name}-{i}", 1, f"{name}-{i}"))
+    results.put((started, time.time(), count))
+    conn.close()
+
+
+def writers_rate(url: str, processes: int, users: int, changes: int, raw: bool = False) -> float:
+    """Commands/s of ``processes`` writers started together, each with its own users (or, with
+    ``raw``, as many single-row INSERT transactions)."""
     store = fresh(url)
     store.close()
     context = multiprocessing.get_context("spawn")
@@ -208,6 +231,12 @@ def bench(args: Any, raw_rows: Callable[[int, int], list[tuple[Any, ...]]], samp
             )
             rows.append(row("postgres", f"writer processes: {processes}", processes * per *
                             (1 + args.changes), rate, "commands/s"))  # fmt: skip
+            raw = statistics.median(
+                writers_rate(url, processes, per, args.changes, raw=True)
+                for _ in range(args.repeats)
+            )
+            rows.append(row("postgres", f"raw INSERT processes: {processes}", processes * per *
+                            (1 + args.changes), raw, "inserts/s"))  # fmt: skip
 
         n = args.projection_events
         per_event = min(n, args.per_event_events)

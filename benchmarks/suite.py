@@ -665,6 +665,12 @@ def ratios(rows: list[dict[str, Any]], lengths: list[int]) -> list[dict[str, Any
         lambda v: v >= 1.5,
     )
     add(
+        "postgres 4 raw INSERT processes / 1 (the machine's own scaling)",
+        div(find(rows, "raw INSERT processes: 4"), find(rows, "raw INSERT processes: 1")),
+        "(>= 1.5)",
+        lambda v: v >= 1.5,
+    )
+    add(
         "postgres catch-up read events/s / 50,000",
         div(find(rows, "catch-up read (read_all pages of 1,000)"), 50_000.0),
         ">= 1",
