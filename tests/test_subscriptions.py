@@ -21,6 +21,7 @@ from esteach import (
     LiveEventLog,
     NewEvent,
     ProjectionError,
+    ProjectionTimeout,
     Subscription,
 )
 from esteach.store.postgres import PostgresEventStore
@@ -174,3 +175,12 @@ def test_a_bad_poll_interval_is_refused(poll: object) -> None:
     processor, _ = counting_processor(InMemoryEventStore())
     with processor, pytest.raises(InvalidInput, match="poll"):
         Subscription(processor, poll=poll)  # type: ignore[arg-type]
+
+
+def test_waiting_for_a_position_the_store_never_reaches_times_out_while_following() -> None:
+    processor, _ = counting_processor(InMemoryEventStore())
+    with processor, processor.follow():
+        started = time.monotonic()
+        with pytest.raises(ProjectionTimeout, match="head is only 0"):
+            processor.wait_for_position(5, timeout=0.2)
+        assert time.monotonic() - started >= 0.2
