@@ -1,11 +1,12 @@
 """The benchmark suite: every esteach figure measured beside what it is compared with.
 
-    python benchmarks/suite.py [--quick] [--only SECTIONS] [--users N] [--changes K] [--repeats R]
-                               [--lengths 10,100,...] [--bulk-events N] [--projection-events N]
-                               [--per-event-events N] [--notebooks all|none|NAMES]
-                               [--no-eventsourcing] [--out DIR]
+    python benchmarks/suite.py [--quick] [--only SECTIONS] [--users N] [--changes K]
+                               [--repeats R] [--lengths 10,100,...] [--bulk-events N]
+                               [--projection-events N] [--per-event-events N]
+                               [--notebooks all|none|NAMES] [--no-eventsourcing]
+                               [--no-postgres] [--out DIR]
 
-Five sections, each comparison in the same run and (for commands) interleaved round by round,
+Six sections, each comparison in the same run and (for commands) interleaved round by round,
 so a slow moment of the machine touches them alike:
 
 1. **commands**: N users created, then K ``ChangeName`` commands each, through
