@@ -129,9 +129,10 @@ class SQLEventLog(Protocol):
 
 @runtime_checkable
 class LiveEventLog(Protocol):
-    """A store that can wake a reader when events are appended (every esteach store): a live
-    `EventProcessor.follow` waits on it instead of polling. In-process stores signal through a
-    condition variable, PostgreSQL through ``LISTEN``/``NOTIFY`` from any process."""
+    """A store that can wake a reader when events are appended: a live `EventProcessor.follow`
+    waits on it instead of polling (as it polls a store without it, such as SQLite's). The
+    in-memory and DuckDB stores signal through a condition variable, within the process;
+    PostgreSQL through ``LISTEN``/``NOTIFY``, from any process."""
 
     def wait_for_append(self, after_position: int, timeout: float | None = None) -> bool:
         """Block until the head is past ``after_position``; ``False`` after ``timeout`` s."""

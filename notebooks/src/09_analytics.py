@@ -587,4 +587,4 @@ store.close()
 # Your turn: ask the sample log a question of your own, first in SQL, then in pandas with
 # `esteach.events_frame(store)`, and compare the answers.
 #
-# Next: [11 · Deciders and process managers](11_deciders_and_process_managers.ipynb).
+# Next: [10 · From the notebook to production](10_from_notebook_to_production.ipynb).

@@ -324,7 +324,9 @@ fast.close()
 #   recorders). Kafka is often put in this list; it is a log of messages, not an event store:
 #   it has no per-stream expected-version check.
 #
-# **What stays the same** is everything the earlier notebooks taught: aggregates decide and
+# **What stays the same** is everything the earlier notebooks taught, and everything the
+# reference design this kit started from got right
+# ([docs/reference-design.md](../docs/reference-design.md) lists what it got wrong): aggregates decide and
 # apply, events are immutable facts, the expected version guards every append, projections
 # keep a checkpoint, upcasters lift old shapes. And the **contract**: a new store is correct
 # when the same contract tests pass against it, unchanged. That is how this PostgreSQL store
@@ -393,4 +395,4 @@ cleanup.close()  # stops PostgreSQL; its data was in a temporary directory
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells* runs this notebook top to
 # bottom without errors, and every checked line above says `True`.
 #
-# This is the last lesson. The workshop exercises are in `notebooks/exercises/`.
+# Next: [11 · Deciders and process managers](11_deciders_and_process_managers.ipynb).
