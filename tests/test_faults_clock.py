@@ -45,12 +45,21 @@ STORES: dict[str, Callable[..., EventStore]] = {
 }
 
 
-@pytest.fixture(params=list(STORES))
+@pytest.fixture(params=[*STORES, "postgres"])
 def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., EventStore]]:
     opened: list[EventStore] = []
 
     def open_store(clock: Callable[[], datetime], **kw: object) -> EventStore:
-        store = STORES[request.param](clock, tmp_path / "events.duckdb", **kw)
+        store: EventStore
+        if request.param == "postgres":  # the session's server, a schema of its own
+            from pgtesting import fresh_schema
+
+            from esteach.store.postgres import PostgresEventStore
+
+            url = request.getfixturevalue("postgres_url")
+            store = PostgresEventStore(url, schema=fresh_schema(), clock=clock, **kw)  # type: ignore[arg-type]
+        else:
+            store = STORES[request.param](clock, tmp_path / "events.duckdb", **kw)
         opened.append(store)
         return store
 

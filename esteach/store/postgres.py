@@ -68,6 +68,8 @@ from esteach.jsondata import FrozenDict, ensure_json_data, freeze
 from esteach.snapshots import Snapshot
 from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
 from esteach.store.rules import (
+    DEFAULT_MAX_CLOCK_JUMP,
+    ClockGuard,
     check_bulk,
     check_expected_version,
     check_stream_expectation,
@@ -267,7 +269,10 @@ def _q(query: str, schema: str) -> sql.Composed:
 class PostgresEventStore:
     """An event store in PostgreSQL: ``PostgresEventStore("postgresql://...")``.
 
-    ``schema`` is the PostgreSQL schema holding the tables (created if missing). Thread-safe:
+    ``schema`` is the PostgreSQL schema holding the tables (created if missing);
+    ``max_clock_jump`` is the rule for a clock that jumps ahead, as in every store
+    (`esteach.store.rules.ClockGuard`): the guard is this process's, since each writer
+    process reads its own clock. Thread-safe:
     one connection, used under a lock; open one store per process (or per thread, for
     parallel appends).
     """
@@ -279,11 +284,13 @@ class PostgresEventStore:
         schema: str = "public",
         clock: Clock = system_clock,
         ids: IdFactory = uuid4_ids,
+        max_clock_jump: timedelta | None = DEFAULT_MAX_CLOCK_JUMP,
     ) -> None:
         self.url = url
         self.schema = _schema_name(schema)
         self._clock = clock
         self._ids = ids
+        self._clock_guard = ClockGuard(max_clock_jump)  # the rule for clocks that jump ahead
         self._conn = _connect(url)
         self._lock = threading.RLock()
         self._listener: psycopg.Connection[Any] | None = None
@@ -346,7 +353,8 @@ class PostgresEventStore:
         self, aggregate_id: str, after: int, batch: list[tuple[str, NewEvent]]
     ) -> list[Event] | None:
         """Run the append statement; the recorded events, or None when it wrote nothing."""
-        now = next_timestamp(self._clock(), None)  # checked and in UTC; the head holds it
+        # Checked (and a jump ahead refused) here; the head row holds it at the last commit time.
+        now = next_timestamp(self._clock(), None, self._clock_guard)
         news = [new for _, new in batch]
         query = self._sql["append_one" if len(batch) == 1 else "append"]
         params: dict[str, Any]
