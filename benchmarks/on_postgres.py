@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import multiprocessing
 import statistics
@@ -204,7 +205,10 @@ def bench(args: Any, raw_rows: Callable[[int, int], list[tuple[Any, ...]]], samp
             "esteach postgres + cache": esteach_runner(url, cached=True),
             "raw postgres INSERT": raw_runner(url, raw_rows),
         }
-        if args.eventsourcing:
+        if args.eventsourcing and importlib.util.find_spec("psycopg_pool") is None:
+            print("eventsourcing's postgres extra is not installed (pip install -e '.[bench]'): "
+                  "skipping its PostgreSQL row")  # fmt: skip
+        elif args.eventsourcing:
             runners["eventsourcing postgres"] = eventsourcing_runner(
                 url, eventsourcing_classes()[1]
             )
