@@ -361,11 +361,15 @@ class AppendSignal:
     """
 
     def __init__(self) -> None:
-        self._condition = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
         self._head = 0
 
     def appended(self, head: int) -> None:
-        with self._condition:
+        # The plain lock's `with`, not the Condition's: Condition.__enter__ is Python code, and
+        # the stop button's KeyboardInterrupt landing in it after the lock was taken would keep
+        # the lock for good, and the next append would wait forever.
+        with self._lock:
             self._head = head
             self._condition.notify_all()
 
