@@ -282,6 +282,10 @@ class EventProcessor:
         check_int(batch_size, "batch_size", 1)
         with self._lock:
             self._check_open()
+            # The database is the truth: one query per call (not per page) takes the checkpoint
+            # from it, so a page whose outcome this object missed (the stop button between a
+            # COMMIT and the line after it) can never leave the model stuck.
+            self._settle()
             head = self._head()
             start = self._position
             while self._position < head:

@@ -510,14 +510,47 @@ def test_a_read_model_from_another_store_is_refused_until_rebuilt(tmp_path: Path
         assert [u.id for u in model.list_users()] == ["cy"]
 
 
-def test_two_processors_with_one_name_on_one_database_cannot_both_move_the_checkpoint(
+def test_a_second_processor_with_one_name_continues_from_the_stored_checkpoint(
     store: EventStore, users: CommandProcessor[User]
 ) -> None:
+    # The database is the truth: each catch_up takes the checkpoint from it.
     a_small_history(users)
     conn = duckdb.connect()
     first = UserQueryModel(store, database=conn)
     second = UserQueryModel(store, database=conn)
     first.catch_up()
+
+    assert second.catch_up() == 0  # nothing applied twice
+    assert checkpoint_row(conn, "users") == [(6,)]
+    assert second.position == 6
+
+
+class MovesFirst:
+    """A store whose next read lets another processor catch up first: two processors with one
+    name paging at the same time."""
+
+    def __init__(self, store: EventStore, other: UserQueryModel) -> None:
+        self.store, self.other, self.done = store, other, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def read_all(self, *args: Any, **kwargs: Any) -> list[Any]:
+        page = self.store.read_all(*args, **kwargs)
+        if page and not self.done:
+            self.done = True
+            self.other.catch_up()
+        return page
+
+
+def test_two_processors_with_one_name_paging_at_once_cannot_both_move_the_checkpoint(
+    store: EventStore, users: CommandProcessor[User]
+) -> None:
+    a_small_history(users)
+    conn = duckdb.connect()
+    first = UserQueryModel(store, database=conn)
+    second = UserQueryModel(MovesFirst(store, first), database=conn)  # type: ignore[arg-type]
+
     with pytest.raises(ProjectionError, match="same name"):
         second.catch_up()
     assert checkpoint_row(conn, "users") == [(6,)]
