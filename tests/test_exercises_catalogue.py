@@ -6,10 +6,12 @@ the right-but-different answers keep it honest."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import random
 import re
 import sys
+import textwrap
 import types
 import uuid
 from dataclasses import dataclass, field
@@ -35,8 +37,10 @@ from esteach.domains.account import BankAccount, MoneyDeposited
 from esteach.domains.user import User
 from esteach.events import EventRegistry
 from esteach.exercises import TOPICS, Exercise, ____, fresh_store
+from esteach.exercises import cart as cart_module
 from esteach.exercises import commands_and_events as ce
 from esteach.exercises import concurrency as cc
+from esteach.exercises import deciders as dc
 from esteach.exercises import event_store as es
 from esteach.exercises import projections as pj
 from esteach.exercises import snapshots_and_caching as sc
@@ -1577,11 +1581,270 @@ right("7.2", exact_by_hand, **registered(exact_by_hand))
 right("7.2", exact_with_a_fraction, **registered(exact_with_a_fraction))
 
 
+# --- 11.1: the cart as a decider ---------------------------------------------------------------
+
+DECIDER_NAMES: dict[str, Any] = {
+    name: getattr(cart_module, name)
+    for name in (
+        "AddItem",
+        "CartAlreadyCheckedOut",
+        "CartCheckedOut",
+        "CartNotFound",
+        "CartOpened",
+        "CartState",
+        "InvalidQuantity",
+        "ItemAdded",
+        "ItemLimitReached",
+        "ItemRemoved",
+        "decide_other_commands",
+    )
+}
+DECIDER_NAMES["dataclasses"] = dataclasses
+DECIDER_NAMES["datetime"] = datetime
+
+
+def decider_code(source: str) -> tuple[Any, Any]:
+    """A learner's ``decide`` and ``evolve``, defined in a notebook-like namespace."""
+    namespace = learner_code(textwrap.dedent(source), **DECIDER_NAMES)
+    return namespace["decide"], namespace["evolve"]
+
+
+def with_evolve(body: str) -> tuple[Any, Any]:
+    """The reference ``decide`` with a learner's ``evolve``."""
+    _, evolve = decider_code(body)
+    return dc.decide, evolve
+
+
+def with_decide(body: str) -> tuple[Any, Any]:
+    """A learner's ``decide`` with the reference ``evolve``."""
+    decide, _ = decider_code(body)
+    return decide, dc.evolve
+
+
+EVOLVE_IN_PLACE = """
+def decide(command, state):
+    return []
+
+def evolve(state, event):
+    if isinstance(event, ItemAdded):
+        state.items[event.sku] = state.items.get(event.sku, 0) + event.quantity
+        return state
+    if isinstance(event, ItemRemoved):
+        state.items.pop(event.sku, None)
+        return state
+    if isinstance(event, CartOpened):
+        return CartState(event.customer, {}, "open")
+    return dataclasses.replace(state, status="checked_out")
+"""
+EVOLVE_ASSIGNS = """
+def decide(command, state):
+    return []
+
+def evolve(state, event):
+    if isinstance(event, CartOpened):
+        state.customer = event.customer
+        state.status = "open"
+    return state
+"""
+EVOLVE_NO_RETURN = """
+def decide(command, state):
+    return []
+
+def evolve(state, event):
+    if isinstance(event, CartOpened):
+        return CartState(event.customer, {}, "open")
+    if isinstance(event, ItemAdded):
+        items = dict(state.items)
+        items[event.sku] = items.get(event.sku, 0) + event.quantity
+        dataclasses.replace(state, items=items)
+"""
+EVOLVE_WITH_RULE = """
+def decide(command, state):
+    return []
+
+def evolve(state, event):
+    if isinstance(event, CartOpened):
+        return CartState(event.customer, {}, "open")
+    if isinstance(event, ItemAdded):
+        if state.status == "checked_out":
+            raise CartAlreadyCheckedOut("no items after checkout")
+        items = dict(state.items)
+        items[event.sku] = items.get(event.sku, 0) + event.quantity
+        return dataclasses.replace(state, items=items)
+    if isinstance(event, ItemRemoved):
+        items = dict(state.items)
+        items.pop(event.sku, None)
+        return dataclasses.replace(state, items=items)
+    return dataclasses.replace(state, status="checked_out")
+"""
+EVOLVE_REPLACES = """
+def decide(command, state):
+    return []
+
+def evolve(state, event):
+    if isinstance(event, CartOpened):
+        return CartState(event.customer, {}, "open")
+    if isinstance(event, ItemAdded):
+        return dataclasses.replace(state, items={**state.items, event.sku: event.quantity})
+    if isinstance(event, ItemRemoved):
+        kept = {k: v for k, v in state.items.items() if k != event.sku}
+        return dataclasses.replace(state, items=kept)
+    return dataclasses.replace(state, status="checked_out")
+"""
+EVOLVE_CLOCK = """
+def decide(command, state):
+    return []
+
+def evolve(state, event):
+    stamp = datetime.now()
+    if isinstance(event, CartOpened):
+        return CartState(event.customer, {}, "open")
+    return state
+"""
+DECIDE_CHANGES_STATE = """
+def decide(command, state):
+    if isinstance(command, AddItem):
+        if state.status is None:
+            raise CartNotFound("no cart")
+        if state.status == "checked_out":
+            raise CartAlreadyCheckedOut("checked out")
+        if not 1 <= command.quantity <= 10:
+            raise InvalidQuantity("1 to 10")
+        if state.items.get(command.sku, 0) + command.quantity > 10:
+            raise ItemLimitReached("at most 10")
+        state.items[command.sku] = state.items.get(command.sku, 0) + command.quantity
+        return [ItemAdded(command.sku, command.quantity)]
+    return decide_other_commands(command, state)
+
+def evolve(state, event):
+    return state
+"""
+DECIDE_WITHOUT_RULE_2 = """
+def decide(command, state):
+    if isinstance(command, AddItem):
+        if state.status is None:
+            raise CartNotFound("no cart")
+        if not 1 <= command.quantity <= 10:
+            raise InvalidQuantity("1 to 10")
+        if state.items.get(command.sku, 0) + command.quantity > 10:
+            raise ItemLimitReached("at most 10")
+        return [ItemAdded(command.sku, command.quantity)]
+    return decide_other_commands(command, state)
+
+def evolve(state, event):
+    return state
+"""
+DECIDE_NOT_A_LIST = """
+def decide(command, state):
+    if isinstance(command, AddItem):
+        if state.status is None:
+            raise CartNotFound("no cart")
+        if state.status == "checked_out":
+            raise CartAlreadyCheckedOut("checked out")
+        if not 1 <= command.quantity <= 10:
+            raise InvalidQuantity("1 to 10")
+        if state.items.get(command.sku, 0) + command.quantity > 10:
+            raise ItemLimitReached("at most 10")
+        return ItemAdded(command.sku, command.quantity)
+    return decide_other_commands(command, state)
+
+def evolve(state, event):
+    return state
+"""
+DECIDE_OFF_BY_ONE = DECIDE_NOT_A_LIST.replace(
+    "return ItemAdded(command.sku, command.quantity)",
+    "return [ItemAdded(command.sku, command.quantity)]",
+).replace("+ command.quantity > 10", "+ command.quantity >= 10")
+DECIDE_FALLS_THROUGH = """
+def decide(command, state):
+    return decide_other_commands(command, state)
+
+def evolve(state, event):
+    return state
+"""
+RIGHT_DECIDER_MATCH = """
+def decide(command, state):
+    match command:
+        case AddItem(sku=sku, quantity=quantity):
+            held = state.items.get(sku, 0)
+            if state.status is None:
+                raise CartNotFound()
+            if state.status == "checked_out":
+                raise CartAlreadyCheckedOut()
+            if quantity < 1 or quantity > 10:
+                raise InvalidQuantity()
+            if held + quantity > 10:
+                raise ItemLimitReached()
+            return (ItemAdded(sku, quantity),)
+    return decide_other_commands(command, state)
+
+def evolve(state, event):
+    match event:
+        case CartOpened(customer=customer):
+            return CartState(customer, dict(state.items), "open")
+        case ItemAdded(sku=sku, quantity=quantity):
+            count = state.items.get(sku, 0) + quantity
+            return CartState(state.customer, {**state.items, sku: count}, state.status)
+        case ItemRemoved(sku=sku):
+            kept = {k: v for k, v in state.items.items() if k != sku}
+            return CartState(state.customer, kept, state.status)
+        case CartCheckedOut():
+            return CartState(state.customer, state.items, "checked_out")
+    return state
+"""
+RIGHT_DECIDER_COPY = """
+import copy
+
+def decide(command, state):
+    if not isinstance(command, AddItem):
+        return decide_other_commands(command, state)
+    rules = [
+        (state.status is None, CartNotFound),
+        (state.status == "checked_out", CartAlreadyCheckedOut),
+        (not 0 < command.quantity < 11, InvalidQuantity),
+        (state.items.get(command.sku, 0) + command.quantity > 10, ItemLimitReached),
+    ]
+    for broken, error in rules:
+        if broken:
+            raise error(f"{command!r} breaks a rule")
+    return [ItemAdded(command.sku, command.quantity)]
+
+def evolve(state, event):
+    new = copy.deepcopy(state)  # a copy to change, then frozen again
+    items = dict(new.items)
+    if isinstance(event, CartOpened):
+        return dataclasses.replace(new, customer=event.customer, status="open")
+    if isinstance(event, ItemAdded):
+        items[event.sku] = items.get(event.sku, 0) + event.quantity
+    elif isinstance(event, ItemRemoved):
+        if event.sku in items:
+            del items[event.sku]
+    elif isinstance(event, CartCheckedOut):
+        return dataclasses.replace(new, status="checked_out")
+    return dataclasses.replace(new, items=items)
+"""
+
+wrong("11.1", *with_evolve(EVOLVE_IN_PLACE), tag="evolve changed the old state", says="items")
+wrong("11.1", *with_evolve(EVOLVE_ASSIGNS), tag="evolve changed the old state", says="frozen")
+wrong("11.1", *with_evolve(EVOLVE_NO_RETURN), tag="evolve returned no state", says="return")
+wrong("11.1", *with_evolve(EVOLVE_WITH_RULE), tag="rule in evolve", says="checked-out cart")
+wrong("11.1", *with_evolve(EVOLVE_REPLACES), tag="replaced instead of added", says="replaced")
+wrong("11.1", *with_evolve(EVOLVE_CLOCK), tag="impure evolve", says="datetime.now")
+wrong("11.1", *with_decide(DECIDE_CHANGES_STATE), tag="state changed in decide", says="items")
+wrong("11.1", *with_decide(DECIDE_WITHOUT_RULE_2), tag="rule missing", says="rule 2")
+wrong("11.1", *with_decide(DECIDE_NOT_A_LIST), tag="not a list", says="list of events")
+wrong("11.1", *with_decide(DECIDE_OFF_BY_ONE), tag="off by one", says="10 of one sku")
+wrong("11.1", *with_decide(DECIDE_FALLS_THROUGH), tag="AddItem not decided", says="AddItem")
+wrong("11.1", dc.decide, dc.CartState, tag="wrong answer type", says="ex1.check(decide, evolve)")
+right("11.1", *decider_code(RIGHT_DECIDER_MATCH))
+right("11.1", *decider_code(RIGHT_DECIDER_COPY))
+
+
 # --- the tests ---------------------------------------------------------------------------------
 
 EXERCISES: dict[str, Exercise] = {
     value.number: value
-    for module in (ce, es, pj, tt, sc, cc, vv)
+    for module in (ce, es, pj, tt, sc, cc, vv, dc)
     for value in vars(module).values()
     if isinstance(value, Exercise)
 }

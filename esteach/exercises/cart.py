@@ -13,7 +13,8 @@ opened, then ``"open"``, then ``"checked_out"``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from esteach.aggregate import Aggregate
@@ -33,6 +34,7 @@ __all__ = [
     "CartCommand",
     "CartNotFound",
     "CartOpened",
+    "CartState",
     "CheckOut",
     "EmptyCart",
     "InvalidQuantity",
@@ -42,6 +44,7 @@ __all__ = [
     "ItemRemoved",
     "OpenCart",
     "RemoveItem",
+    "decide_other_commands",
 ]
 
 OPEN: Final = "open"
@@ -187,3 +190,49 @@ class CartBase(Aggregate):
         raise NotImplementedError(
             "CartBase leaves apply_event to you (exercise 1.1): define it in your Cart class"
         )
+
+
+# --- the same cart as a decider (notebook 11's exercise 11.1) ----------------------------------
+
+
+@dataclass(frozen=True)
+class CartState:
+    """A cart's state as a value, for the decider: ``evolve`` returns a new one every time.
+
+    ``items`` is a mapping, sku -> quantity; the state is frozen, so ``evolve`` makes a new dict
+    rather than changing the one it was given (the old state may still be in use).
+    """
+
+    customer: str = ""
+    items: Mapping[str, int] = field(default_factory=dict)
+    status: str | None = None  # None until opened, then "open", then "checked_out"
+
+
+def decide_other_commands(command: Any, state: CartState) -> list[DomainEvent]:
+    """The decider's rules for every command but ``AddItem`` (left to exercise 11.1).
+
+    The same rules as `CartBase.handle_command`, as a function of the state.
+    """
+    cart_id = getattr(command, "cart_id", "?")
+    if isinstance(command, OpenCart):
+        if state.status is not None:
+            raise CartAlreadyOpen(f"cart {cart_id!r} is open already")
+        return [CartOpened(command.cart_id, command.customer)]
+    if isinstance(command, AddItem):
+        raise NotImplementedError(
+            "decide_other_commands leaves AddItem to you (exercise 11.1): decide it in your "
+            "decide, and pass only the other commands on"
+        )
+    if state.status is None:
+        raise CartNotFound(f"cart {cart_id!r} does not exist; open it first")
+    if state.status == CHECKED_OUT:
+        raise CartAlreadyCheckedOut(f"cart {cart_id!r} is checked out")
+    if isinstance(command, RemoveItem):
+        if command.sku not in state.items:
+            raise ItemNotInCart(f"cart {cart_id!r} holds no {command.sku!r}")
+        return [ItemRemoved(command.sku)]
+    if isinstance(command, CheckOut):
+        if not state.items:
+            raise EmptyCart(f"cart {cart_id!r} is empty; add an item first")
+        return [CartCheckedOut()]
+    raise InvalidCommand(f"a cart does not handle {type(command).__name__}")

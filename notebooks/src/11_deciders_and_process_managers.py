@@ -394,3 +394,5 @@ print(
 # bottom without errors, and every checked line above prints what the text says.
 #
 # The design this kit started from, and what it got wrong: [docs/reference-design.md](../docs/reference-design.md).
+#
+# **Exercises for this lesson:** [11_exercises_deciders_and_process_managers_learner](exercises/11_exercises_deciders_and_process_managers_learner.ipynb).
