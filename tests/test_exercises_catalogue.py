@@ -1840,6 +1840,147 @@ right("11.1", *decider_code(RIGHT_DECIDER_MATCH))
 right("11.1", *decider_code(RIGHT_DECIDER_COPY))
 
 
+# --- 11.2: the transfer's compensation ----------------------------------------------------------
+
+TRANSFER_NAMES: dict[str, Any] = {
+    "TransferProcessBase": dc.TransferProcessBase,
+    "Step": dc.Step,
+    "DepositMoney": dc.DepositMoney,
+    "RecordCreditRefused": dc.RecordCreditRefused,
+    "uuid": uuid,
+}
+
+
+def transfer_class(react_body: str, refused_body: str) -> type:
+    """A learner's ``CompensatingTransfer``, from the bodies of its two methods."""
+    source = (
+        "class CompensatingTransfer(TransferProcessBase):\n"
+        "    def react(self, state, event):\n"
+        "        t = state.aggregate_id\n"
+        + textwrap.indent(textwrap.dedent(react_body).strip(), " " * 8)
+        + "\n        return super().react(state, event)\n\n"
+        "    def refused(self, state, step, error):\n"
+        "        t = state.aggregate_id\n"
+        + textwrap.indent(textwrap.dedent(refused_body).strip(), " " * 8)
+        + "\n        return super().refused(state, step, error)\n"
+    )
+    cls: type = learner_code(source, **TRANSFER_NAMES)["CompensatingTransfer"]
+    return cls
+
+
+RECORD_REFUSAL = """
+if step.command_id == f"{t}/credit":
+    return [Step(RecordCreditRefused(t, str(error)), f"{t}/credit-refused")]
+"""
+
+
+def refund_with(command: str, command_id: str) -> str:
+    return f"""
+if event.event_type == "TransferCreditRefused":
+    return [Step({command}, {command_id})]
+"""
+
+
+REFUND = refund_with("DepositMoney(state.source, state.amount)", 'f"{t}/refund"')
+
+wrong(
+    "11.2",
+    transfer_class(
+        refund_with("DepositMoney(state.source, state.amount)", "str(uuid.uuid4())"),
+        RECORD_REFUSAL,
+    ),
+    tag="refund paid twice",
+    says="paid again",
+)
+wrong(
+    "11.2",
+    transfer_class(
+        refund_with("DepositMoney(state.target, state.amount)", 'f"{t}/refund"'), RECORD_REFUSAL
+    ),
+    tag="refunded the target",
+    says="into the target",
+)
+wrong("11.2", transfer_class(REFUND, "pass"), tag="refusal not recorded", says="lost in flight")
+wrong(
+    "11.2",
+    transfer_class(
+        "pass",
+        """
+if step.command_id == f"{t}/credit":
+    return [Step(DepositMoney(state.source, state.amount), f"{t}/refund")]
+""",
+    ),
+    tag="refusal not recorded",
+    says="does not say why",
+)
+wrong(
+    "11.2",
+    transfer_class(
+        REFUND,
+        """
+if step.command_id == f"{t}/credit":
+    return [Step(RecordCreditRefused(t, str(error)), f"{t}/credit-refused")]
+return [Step(DepositMoney(state.source, state.amount), f"{t}/refund")]
+""",
+    ),
+    tag="compensated a refused withdrawal",
+    says="never left",
+)
+wrong(
+    "11.2",
+    transfer_class(
+        refund_with("DepositMoney(state.source, state.amount)", '"refund"'), RECORD_REFUSAL
+    ),
+    tag="command id shared by transfers",
+    says="same command id",
+)
+wrong(
+    "11.2",
+    transfer_class(
+        refund_with("DepositMoney(state.source, state.amount)", 'f"{t}/debit"'), RECORD_REFUSAL
+    ),
+    tag="command id of another step",
+    says="the withdrawal's",
+)
+wrong("11.2", transfer_class("pass", RECORD_REFUSAL), tag="no refund", says="no refund was sent")
+wrong(
+    "11.2",
+    transfer_class(REFUND, "return []"),
+    tag="other refusals swallowed",
+    says="still 'started'",
+)
+wrong(
+    "11.2",
+    transfer_class(REFUND + "\nreturn []", RECORD_REFUSAL),
+    tag="happy path broken",
+    says="happy path",
+)
+wrong("11.2", dc.CompensatingTransfer(), tag="wrong answer type", says="class itself")
+right(
+    "11.2",
+    transfer_class(
+        """
+match event.event_type:
+    case "TransferCreditRefused":
+        refund = DepositMoney(account_id=state.source, amount=state.amount)
+        return [Step(refund, command_id=t + "/compensation")]
+""",
+        """
+if step.command_id.endswith("/credit") and isinstance(step.command, DepositMoney):
+    reason = f"{type(error).__name__}: {error}"
+    return [Step(RecordCreditRefused(t, reason), t + "/credit-refused")]
+""",
+    ),
+)
+right(
+    "11.2",
+    transfer_class(
+        refund_with("DepositMoney(state.source, state.amount)", 'f"refund-of-{event.id}"'),
+        RECORD_REFUSAL,
+    ),
+)
+
+
 # --- the tests ---------------------------------------------------------------------------------
 
 EXERCISES: dict[str, Exercise] = {

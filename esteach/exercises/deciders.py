@@ -2,6 +2,8 @@
 
 * ``ex1`` (11.1): the shopping cart of notebook 01 as a decider: write ``decide`` (the rules of
   ``AddItem``) and ``evolve`` (the cart's four events) as pure functions of a frozen state.
+* ``ex2`` (11.2): finish the money transfer's compensation: record a refused deposit, and
+  refund the source, once, whatever is delivered again and wherever the runner crashes.
 """
 
 from __future__ import annotations
@@ -12,8 +14,26 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from esteach.decider import Decider
+from esteach.domains.account import (
+    BankAccount,
+    CloseAccount,
+    DepositMoney,
+    MoneyDeposited,
+    MoneyWithdrawn,
+    OpenAccount,
+    WithdrawMoney,
+)
+from esteach.domains.transfer import (
+    RecordCredit,
+    RecordCreditRefused,
+    RecordDebit,
+    RecordDebitRefused,
+    RecordRefund,
+    StartTransfer,
+    Transfer,
+)
 from esteach.errors import DomainError
-from esteach.events import DomainEvent
+from esteach.events import DomainEvent, Event
 from esteach.exercises.cart import (
     CHECKED_OUT,
     MAX_PER_ITEM,
@@ -36,10 +56,11 @@ from esteach.exercises.cart import (
 )
 from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.purity import describe, watch
-from esteach.processor import CommandProcessor
+from esteach.processes import ProcessManager, ProcessRunner, Step
+from esteach.processor import CommandProcessor, CommandResult
 from esteach.store.memory import InMemoryEventStore
 
-__all__ = ["decide", "evolve", "ex1"]
+__all__ = ["CompensatingTransfer", "TransferProcessBase", "decide", "evolve", "ex1", "ex2"]
 
 
 # --- reference solutions ----------------------------------------------------------------------
@@ -430,5 +451,353 @@ ex1 = Exercise(
         "(never opened), state.status == 'checked_out', 1 <= quantity <= 10, and "
         "state.items.get(sku, 0) + quantity <= 10; then return [ItemAdded(command.sku, "
         "command.quantity)].",
+    ],
+)
+
+
+# --- 11.2: the transfer's compensation --------------------------------------------------------
+
+
+class TransferProcessBase(ProcessManager):
+    """The transfer's process manager of notebook 11, less its compensation (exercise 11.2).
+
+    It withdraws, records the debit, deposits and records the credit; a refused withdrawal is
+    recorded as ``TransferFailed``. A refused deposit it leaves to the learner, who records it
+    (``refused``) and refunds the source (``react`` to ``TransferCreditRefused``); the refund's
+    ``MoneyDeposited`` in the source account is then recorded as ``TransferRefunded`` here.
+    """
+
+    process = Transfer
+
+    def react(self, state: Any, event: Event) -> list[Step]:
+        t = state.aggregate_id
+        kind = event.event_type
+        if kind == "TransferStarted":
+            return [Step(WithdrawMoney(state.source, state.amount), f"{t}/debit")]
+        if kind == "TransferDebited":
+            return [Step(DepositMoney(state.target, state.amount), f"{t}/credit")]
+        account = event.aggregate_id
+        if kind == MoneyWithdrawn.event_type and account == state.source:
+            return [Step(RecordDebit(t), f"{t}/debited")]
+        if kind == MoneyDeposited.event_type and account == state.target:
+            return [Step(RecordCredit(t), f"{t}/completed")]
+        refund_arrived = state.status == "credit refused"
+        if kind == MoneyDeposited.event_type and account == state.source and refund_arrived:
+            return [Step(RecordRefund(t), f"{t}/refunded")]
+        return []
+
+    def refused(self, state: Any, step: Step, error: DomainError) -> list[Step]:
+        t = state.aggregate_id
+        if step.command_id == f"{t}/debit":
+            return [Step(RecordDebitRefused(t, str(error)), f"{t}/failed")]
+        return []
+
+
+class CompensatingTransfer(TransferProcessBase):
+    """Exercise 11.2: record a refused deposit, and refund the source."""
+
+    def react(self, state: Any, event: Event) -> list[Step]:
+        t = state.aggregate_id
+        if event.event_type == "TransferCreditRefused":
+            return [Step(DepositMoney(state.source, state.amount), f"{t}/refund")]
+        return super().react(state, event)
+
+    def refused(self, state: Any, step: Step, error: DomainError) -> list[Step]:
+        t = state.aggregate_id
+        if step.command_id == f"{t}/credit":
+            return [Step(RecordCreditRefused(t, str(error)), f"{t}/credit-refused")]
+        return super().refused(state, step, error)
+
+
+class _Crash(Exception):
+    """The runner dies (the check's stand-in for a killed process)."""
+
+
+class _CrashAfterRefund:
+    """A command processor that records the first deposit into ``account``, then dies before
+    the runner can go on: the refund is paid and not yet recorded as ``TransferRefunded``."""
+
+    def __init__(self, processor: CommandProcessor[Any], account: str) -> None:
+        self.processor, self.account = processor, account
+        self.aggregate_class = processor.aggregate_class
+        self.crashed = False
+
+    def process_command(self, command: Any, **kwargs: Any) -> CommandResult:
+        result = self.processor.process_command(command, **kwargs)
+        refund = isinstance(command, DepositMoney) and command.account_id == self.account
+        if refund and not self.crashed:
+            self.crashed = True
+            raise _Crash(f"died after {command!r}")
+        return result
+
+    def load(self, aggregate_id: str) -> Any:
+        return self.processor.load(aggregate_id)
+
+
+class _Bank:
+    """Ada and Grace's accounts and the transfers between them, in a fresh store."""
+
+    def __init__(self, ada: int, *, grace_closed: bool) -> None:
+        self.store = InMemoryEventStore()
+        self.accounts: CommandProcessor[Any] = CommandProcessor(self.store, BankAccount)
+        self.transfers: CommandProcessor[Any] = CommandProcessor(self.store, Transfer)
+        commands: list[Any] = [OpenAccount("ada", "Ada"), OpenAccount("grace", "Grace")]
+        if ada:
+            commands.append(DepositMoney("ada", ada))
+        if grace_closed:
+            commands.append(CloseAccount("grace"))
+        for command in commands:
+            self.accounts.process_command(command)
+
+    def start(self, transfer_id: str, amount: int = 60) -> None:
+        self.transfers.process_command(StartTransfer(transfer_id, "ada", "grace", amount))
+
+    def run(self, manager: ProcessManager, processors: list[Any] | None = None) -> ProcessRunner:
+        runner = ProcessRunner(self.store, manager, processors or [self.accounts, self.transfers])
+        runner.run_until_idle()
+        return runner
+
+    def balances(self) -> dict[str, int]:
+        return {name: self.accounts.load(name).balance for name in ("ada", "grace")}
+
+    def status(self, transfer_id: str) -> str | None:
+        return self.transfers.load(transfer_id).status  # type: ignore[no-any-return]
+
+    def deposits_into_ada(self) -> int:
+        return [e.event_type for e in self.store.get_events("ada")].count("MoneyDeposited")
+
+
+_NO_RECORD_HINT: Final = (
+    "In refused: if step.command_id == f'{t}/credit', return [Step(RecordCreditRefused(t, "
+    "str(error)), f'{t}/credit-refused')]; the refund itself goes in react, in answer to "
+    "TransferCreditRefused."
+)
+_ID_HINT: Final = (
+    "A command id names the step of this transfer, the same on every run: f'{t}/refund' with t "
+    "= state.aggregate_id. No uuid4, no clock, and not the id of another step."
+)
+
+
+def _manager(manager_class: object) -> ProcessManager:
+    if not (isinstance(manager_class, type) and issubclass(manager_class, TransferProcessBase)):
+        raise NotYet(
+            f"pass your class itself, a subclass of TransferProcessBase: "
+            f"ex2.check(CompensatingTransfer), got {type(manager_class).__name__}",
+            mistake="wrong answer type",
+        )
+    return manager_class()
+
+
+def _run(
+    bank: _Bank, manager: ProcessManager, doing: str, processors: list[Any] | None = None
+) -> ProcessRunner:
+    try:
+        return bank.run(manager, processors)
+    except _Crash:
+        raise
+    except Exception as error:
+        raise NotYet(
+            f"{doing}, the runner raised {describe_error(error)}", mistake="raised"
+        ) from error
+
+
+def _check_happy_path(manager_class: type[ProcessManager]) -> None:
+    bank = _Bank(100, grace_closed=False)
+    bank.start("t-1")
+    _run(bank, manager_class(), "on the happy path")
+    got = (bank.status("t-1"), bank.balances())
+    want = ("completed", {"ada": 40, "grace": 60})
+    if got != want:
+        raise NotYet(
+            f"a transfer of 60 from Ada (100) to Grace (open) ended {got}, expected {want}: "
+            f"the happy path must still work",
+            mistake="happy path broken",
+            hint="Pass every other event on to super().react(state, event), and every other "
+            "refusal to super().refused(state, step, error).",
+        )
+
+
+def _check_refused_deposit(manager_class: type[ProcessManager]) -> None:
+    bank = _Bank(100, grace_closed=True)
+    bank.start("t-1")
+    runner = _run(bank, manager_class(), "when Grace's account is closed")
+    sent = [step for step, _ in runner.sent]
+    status, balances = bank.status("t-1"), bank.balances()
+    where = (
+        f"Grace's account is closed, so the deposit is refused; the transfer ended {status!r} "
+        f"with {balances}"
+    )
+    into_grace = [
+        s
+        for s in sent
+        if isinstance(s.command, DepositMoney)
+        and s.command.account_id == "grace"
+        and s.command_id != "t-1/credit"
+    ]
+    if into_grace:
+        raise NotYet(
+            f"{where}: the compensation sent {into_grace[0].command!r}, into the target; the "
+            f"refund goes back to the source, state.source, where the money came from",
+            mistake="refunded the target",
+            hint="DepositMoney(state.source, state.amount): Ada paid, so Ada is refunded. "
+            "Grace's account is closed and never received anything.",
+        )
+    recorded = any(isinstance(s.command, RecordCreditRefused) for s in sent)
+    if not recorded:
+        refunded = balances["ada"] == 100
+        raise NotYet(
+            f"{where}: refused() recorded nothing for the refused deposit"
+            + (
+                ", so the money came back but the transfer's stream does not say why"
+                if refunded
+                else ", so nothing reacts to it and Ada's 60 are lost in flight"
+            )
+            + ": a refusal is not an event, the process manager turns it into one "
+            "(RecordCreditRefused)",
+            mistake="refusal not recorded",
+            hint=_NO_RECORD_HINT,
+        )
+    refunds = [
+        s for s in sent if isinstance(s.command, DepositMoney) and s.command.account_id == "ada"
+    ]
+    if not refunds:
+        raise NotYet(
+            f"{where}: the refusal is recorded, but no refund was sent in answer to "
+            f"TransferCreditRefused, so Ada's 60 are lost",
+            mistake="no refund",
+            hint="In react: if event.event_type == 'TransferCreditRefused': return "
+            "[Step(DepositMoney(state.source, state.amount), f'{t}/refund')].",
+        )
+    if refunds[0].command_id.split("/")[-1] in ("debit", "debited"):
+        raise NotYet(
+            f"{where}: the refund's command id {refunds[0].command_id!r} is the withdrawal's, "
+            f"so the processor answered it with the withdrawal it recorded under that id and "
+            f"paid nothing back",
+            mistake="command id of another step",
+            hint=_ID_HINT,
+        )
+    if (status, balances) != ("refunded", {"ada": 100, "grace": 0}):
+        raise NotYet(
+            f"{where}, expected 'refunded' with {{'ada': 100, 'grace': 0}}",
+            mistake="wrong",
+        )
+
+
+def _check_redelivery(manager_class: type[ProcessManager]) -> None:
+    bank = _Bank(100, grace_closed=True)
+    bank.start("t-1")
+    _run(bank, manager_class(), "when Grace's account is closed")
+    for _ in range(2):  # a restarted runner reads the whole log again: everything redelivered
+        _run(bank, manager_class(), "on redelivery")
+    if bank.deposits_into_ada() > 2 or bank.balances()["ada"] != 100:
+        raise NotYet(
+            f"run again from position 0 (a restart, or a broker delivering again), the refund "
+            f"was paid again: Ada has {bank.balances()['ada']} instead of 100. Its command id "
+            f"changes from run to run, so the processor cannot see it is the same step",
+            mistake="refund paid twice",
+            hint=_ID_HINT,
+        )
+
+
+def _check_crash(manager_class: type[ProcessManager]) -> None:
+    bank = _Bank(100, grace_closed=True)
+    bank.start("t-1")
+    crashing = [_CrashAfterRefund(bank.accounts, "ada"), bank.transfers]
+    crashed = False
+    try:
+        _run(bank, manager_class(), "when Grace's account is closed", crashing)
+    except _Crash:
+        crashed = True
+    if crashed:
+        _run(bank, manager_class(), "restarted after a crash")
+    got = (bank.status("t-1"), bank.balances()["ada"])
+    if got != ("refunded", 100):
+        raise NotYet(
+            f"the runner died right after paying the refund, before TransferRefunded; "
+            f"restarted, the transfer ended {got[0]!r} and Ada has {got[1]} instead of 100: "
+            f"the refund sent again must be recognised by its command id",
+            mistake="refund paid twice",
+            hint=_ID_HINT,
+        )
+
+
+def _check_two_transfers(manager_class: type[ProcessManager]) -> None:
+    bank = _Bank(100, grace_closed=True)
+    bank.start("t-1", 30)
+    bank.start("t-2", 50)
+    _run(bank, manager_class(), "with two refused transfers from Ada")
+    got = (bank.status("t-1"), bank.status("t-2"), bank.balances()["ada"])
+    if got != ("refunded", "refunded", 100):
+        raise NotYet(
+            f"two transfers from Ada (30 and 50) to Grace's closed account ended {got[0]!r} "
+            f"and {got[1]!r}, and Ada has {got[2]} instead of 100: both refunds had the same "
+            f"command id, so the second was taken for the first and never paid",
+            mistake="command id shared by transfers",
+            hint=_ID_HINT,
+        )
+
+
+def _check_refused_withdrawal(manager_class: type[ProcessManager]) -> None:
+    bank = _Bank(10, grace_closed=False)
+    bank.start("t-1")
+    _run(bank, manager_class(), "when Ada has only 10")
+    got = (bank.status("t-1"), bank.balances())
+    if got[1]["ada"] > 10:
+        raise NotYet(
+            f"Ada has 10 and the transfer asks 60, so the withdrawal is refused and nothing "
+            f"moves; the transfer ended {got[0]!r} and Ada has {got[1]['ada']}: the "
+            f"compensation refunded money that never left",
+            mistake="compensated a refused withdrawal",
+            hint="Compensate only the refused deposit (step.command_id == f'{t}/credit'); "
+            "pass every other refusal on to super().refused(...), which records a refused "
+            "withdrawal as TransferFailed.",
+        )
+    if got[0] == "started":
+        raise NotYet(
+            "Ada has 10 and the transfer asks 60, so the withdrawal is refused; the transfer "
+            "is still 'started': your refused() kept the refusal of the withdrawal from "
+            "super().refused, which records it as TransferFailed",
+            mistake="other refusals swallowed",
+            hint="End refused with return super().refused(state, step, error), so every "
+            "refusal you do not handle yourself is handled by the base class.",
+        )
+    if got != ("failed", {"ada": 10, "grace": 0}):
+        raise NotYet(
+            f"a refused withdrawal (Ada has 10, the transfer asks 60) ended {got}, expected "
+            f"('failed', {{'ada': 10, 'grace': 0}})",
+            mistake="wrong",
+        )
+
+
+def check_compensation(manager_class: object) -> str:
+    checked = type(_manager(manager_class))
+    _check_happy_path(checked)
+    _check_refused_withdrawal(checked)
+    _check_refused_deposit(checked)
+    _check_redelivery(checked)
+    _check_crash(checked)
+    _check_two_transfers(checked)
+    return (
+        "a refused deposit is recorded and refunded to the source, once: on the happy path, "
+        "a refused withdrawal, a redelivery from position 0, a crash between the refund and "
+        "its record, and two transfers at once"
+    )
+
+
+ex2 = Exercise(
+    "11.2",
+    "Finish the transfer's compensation",
+    ["CompensatingTransfer"],
+    check_compensation,
+    [CompensatingTransfer],
+    [
+        "Two pieces: refused() turns the refused deposit (step.command_id == f'{t}/credit') "
+        "into a fact, RecordCreditRefused; react() answers TransferCreditRefused with the "
+        "refund.",
+        "The refund is Step(DepositMoney(state.source, state.amount), f'{t}/refund'), where "
+        "t = state.aggregate_id: back to the source, with a command id that is the same on "
+        "every run.",
+        "Everything else goes on to super().react(state, event) and super().refused(state, "
+        "step, error).",
     ],
 )

@@ -1,11 +1,13 @@
 # %% [markdown]
 # # 11 · Exercises: deciders and process managers
 #
-# **Time box:** 20 minutes · **You will:**
+# **Time box:** 40 minutes (20 + 20) · **You will:**
 #
 # - write the shopping cart of exercises 1.1 and 1.2 again, as a decider: two pure functions,
 #   `decide(command, state)` and `evolve(state, event)`, over a frozen state;
-# - run the two through the same `CommandProcessor` as a class-based aggregate.
+# - run the two through the same `CommandProcessor` as a class-based aggregate;
+# - finish the money transfer's compensation: record a refused deposit and refund the source,
+#   once, however often the runner reads the log again and wherever it crashes.
 #
 # These exercises follow notebook **11 · Deciders and process managers**. Write your code where
 # the `____` is, then run the check cell below it. A check answers in one line: **not
@@ -30,6 +32,8 @@
 import dataclasses
 
 from esteach import CommandProcessor, Decider, InMemoryEventStore
+from esteach.domains.account import BankAccount, CloseAccount, DepositMoney, OpenAccount
+from esteach.domains.transfer import RecordCreditRefused, StartTransfer, Transfer
 from esteach.exercises import ____, progress  # ____ is where your code goes
 from esteach.exercises.cart import (
     AddItem,
@@ -47,9 +51,10 @@ from esteach.exercises.cart import (
     OpenCart,
     decide_other_commands,
 )
-from esteach.exercises.deciders import ex1
+from esteach.exercises.deciders import TransferProcessBase, ex1, ex2
+from esteach.processes import ProcessRunner, Step
 
-print(ex1)
+print(ex1, ex2, sep="\n")
 print(CartState())
 
 # %% [markdown]
@@ -132,6 +137,85 @@ ex1.check(decide, evolve)
 # ex1.catch_up()  # stuck? load the reference solution and go on
 
 # %% [markdown]
+# ## Exercise 11.2 · Finish the transfer's compensation
+#
+# **Scenario.** The transfer of notebook 11 moves money from a source account to a target
+# account in steps, each a command with a command id. `TransferProcessBase` does all of it but
+# the compensation: when the deposit into the target is refused (the target was closed), the
+# money has already left the source, and nothing brings it back. Finish it.
+#
+# **Rules.**
+#
+# 1. `refused(state, step, error)`: when the refused step is the deposit (its command id is
+#    `f"{t}/credit"`, with `t = state.aggregate_id`), record the refusal: return
+#    `[Step(RecordCreditRefused(t, str(error)), f"{t}/credit-refused")]`. A refusal is not an
+#    event; this turns it into a fact of the transfer's own stream.
+# 2. `react(state, event)`: in answer to that fact, `TransferCreditRefused`, refund the
+#    **source**: a `DepositMoney` of the transfer's amount into `state.source`.
+# 3. Every step has a command id that names this transfer's step and is the same on every run
+#    (`f"{t}/refund"`): a restarted runner reads the log from position 0 and sends every step
+#    again, and only the command id stops it paying twice.
+# 4. Only the refused deposit is compensated: a refused withdrawal moved nothing, and the base
+#    class records it as `TransferFailed`. Pass everything else on to `super()`.
+#
+# `state` is the transfer (a `Transfer` aggregate): `state.source`, `state.target`,
+# `state.amount`, `state.status`.
+
+
+# %%
+class CompensatingTransfer(TransferProcessBase):
+    def react(self, state, event):
+        # BEGIN SOLUTION: CompensatingTransfer.react
+        t = state.aggregate_id
+        if event.event_type == "TransferCreditRefused":
+            ____  # your code here
+        return super().react(state, event)
+        # END SOLUTION
+
+    def refused(self, state, step, error):
+        # BEGIN SOLUTION: CompensatingTransfer.refused
+        t = state.aggregate_id
+        ____  # your code here
+        return super().refused(state, step, error)
+        # END SOLUTION
+
+
+# %% [markdown]
+# **Try it.** Ada has 100; Grace's account is closed. A transfer of 60 from Ada to Grace: the
+# withdrawal goes through, the deposit is refused. Run the process, then run it twice more
+# from the start of the log, as a restarted runner would. (Until you finish the class, the
+# transfer stays `debited` and Ada's 60 are lost in flight.)
+
+# %%
+bank = InMemoryEventStore()
+accounts = CommandProcessor(bank, BankAccount)
+transfers = CommandProcessor(bank, Transfer)
+for command in (OpenAccount("ada", "Ada"), OpenAccount("grace", "Grace"), DepositMoney("ada", 100)):
+    accounts.process_command(command)
+accounts.process_command(CloseAccount("grace"))
+transfers.process_command(StartTransfer("t-1", "ada", "grace", 60))
+for run in range(3):
+    ProcessRunner(bank, CompensatingTransfer(), [accounts, transfers]).run_until_idle()
+    print(
+        f"run {run + 1}:", transfers.load("t-1").status, "· Ada has", accounts.load("ada").balance
+    )
+
+# %% [markdown]
+# **Check it.** The check runs your class over fresh stores: the happy path, a refused
+# withdrawal, the refused deposit, the same log read again from position 0 twice, a crash right
+# after the refund is paid and before it is recorded (then a restart), and two refused
+# transfers from the same account.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex2.check(CompensatingTransfer)
+
+# %%
+# ex2.hint()      # a hint; run again for the next one
+# ex2.solution()  # a reference solution
+# ex2.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
 # ## Where you stand
 #
 # `progress()` checks every exercise of this notebook again and lists which are done.
@@ -148,6 +232,9 @@ progress()
 # - The rules are the same in both styles, and so are the mistakes: a rule in `evolve`, a state
 #   changed while deciding, a clock read while applying.
 # - Both styles run through the same `CommandProcessor`, stores and `given / when / then`.
+# - A process manager turns a refusal into a fact of its own stream, and compensates in answer
+#   to that fact. Every step's command id names the step, the same on every run, so reading
+#   the log again, or restarting after a crash, pays nobody twice.
 #
 # **Start over:** *Kernel → Restart Kernel and Run All Cells*; the store here is made anew by
 # the Try it cell each time it runs.
