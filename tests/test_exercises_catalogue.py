@@ -895,6 +895,124 @@ right("3.2", read_then_write)
 right("3.2", upsert_with_the_table_name)
 
 
+# --- 3.3: out-of-order and repeated delivery ----------------------------------------------------
+
+
+def directory(body: str) -> type:
+    """A learner's ``UserDirectory`` with ``body`` as its ``handle``."""
+    source = (
+        "class UserDirectory(UserDirectoryBase):\n"
+        "    def handle(self, event):\n"
+        + textwrap.indent(textwrap.dedent(body).strip(), " " * 8)
+        + "\n"
+    )
+    cls: type = learner_code(source, UserDirectoryBase=pj.UserDirectoryBase)["UserDirectory"]
+    return cls
+
+
+wrong("3.3", directory("self.apply(event)"), tag="applied in arrival order", says="UserCreated")
+wrong(
+    "3.3",
+    directory(
+        """
+        if event.id in self.waiting:
+            return
+        self.waiting[event.id] = event
+        if event.aggregate_id in self.users or event.event_type == "UserCreated":
+            self.apply(event)
+        """
+    ),
+    tag="applied in arrival order",
+    says="in the order they arrive",
+)
+wrong(
+    "3.3",
+    directory(
+        """
+        user = event.aggregate_id
+        if event.version > self.applied.get(user, 0):
+            if user in self.users or event.event_type == "UserCreated":
+                self.apply(event)
+                self.applied[user] = event.version
+        """
+    ),
+    tag="late event dropped",
+    says="below the newest",
+)
+wrong(
+    "3.3",
+    directory(
+        """
+        position = self.applied.get("*", 0)
+        if event.global_position <= position:
+            return
+        if event.aggregate_id in self.users or event.event_type == "UserCreated":
+            self.apply(event)
+            self.applied["*"] = event.global_position
+        """
+    ),
+    tag="global checkpoint drops late events",
+    says="global position",
+)
+wrong(
+    "3.3",
+    directory(
+        """
+        user = event.aggregate_id
+        if event.version == self.applied.get(user, 0) + 1:
+            self.apply(event)
+            self.applied[user] = event.version
+        elif event.version > self.applied.get(user, 0):
+            self.waiting.setdefault(user, {})[event.version] = event
+        """
+    ),
+    tag="waiting events never applied",
+    says="never applied",
+)
+wrong(
+    "3.3",
+    directory("self.applied[event.aggregate_id] = event.version"),
+    tag="wrong in order",
+    says="delivered in order",
+)
+wrong("3.3", pj.UserDirectory(), tag="wrong answer type", says="class itself")
+right(
+    "3.3",
+    directory(
+        """
+        # One buffer for the whole log: positions 1, 2, 3, ... have no gaps in one store.
+        position = getattr(self, "position", 0)
+        if event.global_position <= position:
+            return
+        early = self.waiting.setdefault("log", {})
+        early[event.global_position] = event
+        while position + 1 in early:
+            position += 1
+            self.apply(early.pop(position))
+        self.position = position
+        """
+    ),
+)
+right(
+    "3.3",
+    directory(
+        """
+        # Keep every event of the user by version; replay the unbroken run from version 1.
+        user = event.aggregate_id
+        seen = self.waiting.setdefault(user, {})
+        seen[event.version] = event
+        run = []
+        while len(run) + 1 in seen:
+            run.append(seen[len(run) + 1])
+        self.users.pop(user, None)
+        for each in run:
+            self.apply(each)
+        self.applied[user] = len(run)
+        """
+    ),
+)
+
+
 # --- 4.1: an email at a moment -----------------------------------------------------------------
 
 

@@ -2,33 +2,45 @@
 
 * ``ex1`` (3.1): make a projection idempotent, so a redelivered event changes nothing.
 * ``ex2`` (3.2): a read model of deposits per day, from the time each deposit was recorded.
+* ``ex3`` (3.3): a projection that ends right whatever order a broker delivers the events in,
+  and however often it repeats them.
 """
 
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import duckdb
 
+from esteach.determinism import SeededIds
+from esteach.domains.user import ChangeEmail, ChangeName, CreateUser, User
 from esteach.events import Event
 from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.purity import Impurity, describe, watch
+from esteach.exercises.sandbox import ExerciseStore, fresh_store
 from esteach.exercises.stories import bank_over_days
+from esteach.processor import CommandProcessor
 from esteach.projections import EventProcessor, ProjectionError
 from esteach.store.base import EventStore
 
 __all__ = [
     "DAILY_SCHEMA",
     "DepositTotals",
+    "UserDirectory",
+    "UserDirectoryBase",
     "bank_over_days",
+    "broker_delivery",
     "daily_deposits",
     "deliveries",
     "ex1",
     "ex2",
+    "ex3",
     "on_money_deposited",
+    "users_to_deliver",
 ]
 
 DAILY_SCHEMA: Final = """
@@ -273,5 +285,259 @@ ex2 = Exercise(
         "The day: event.timestamp.date(). The amount: event.data['amount'].",
         "An upsert adds to an existing row: INSERT INTO daily_deposits VALUES (?, ?) ON "
         "CONFLICT (day) DO UPDATE SET total = total + excluded.total",
+    ],
+)
+
+
+# --- 3.3: out-of-order and duplicate delivery ---------------------------------------------------
+
+
+def users_to_deliver(store: ExerciseStore | None = None) -> ExerciseStore:
+    """Three users, each created and then changed again and again, their events interleaved:
+    eighteen events in all, the log a broker will deliver out of order."""
+    store = fresh_store() if store is None else store
+    users = CommandProcessor(store, User, ids=SeededIds(3))
+    commands: list[Any] = [
+        CreateUser("ada", "ada@example.com", "Ada"),
+        CreateUser("grace", "grace@example.com", "Grace"),
+        ChangeEmail("ada", "ada@babbage.org"),
+        CreateUser("alan", "alan@example.com", "Alan"),
+        ChangeName("ada", "Ada Lovelace"),
+        ChangeEmail("grace", "grace@navy.mil"),
+        ChangeEmail("ada", "ada@analytical.engine"),
+        ChangeName("grace", "Grace Hopper"),
+        ChangeEmail("alan", "alan@bletchley.uk"),
+        ChangeName("alan", "Alan Turing"),
+        ChangeEmail("grace", "grace@cobol.org"),
+        ChangeEmail("alan", "alan@manchester.ac.uk"),
+        ChangeName("ada", "Countess of Lovelace"),
+        ChangeEmail("ada", "ada@lovelace.name"),
+        ChangeName("grace", "Rear Admiral Hopper"),
+        ChangeEmail("grace", "grace@harvard.edu"),
+        ChangeName("alan", "A. M. Turing"),
+        ChangeEmail("alan", "alan@kings.cam.ac.uk"),
+    ]
+    for command in commands:
+        users.process_command(command)
+    return store
+
+
+def broker_delivery(events: list[Event], seed: int, *, repeats: float = 0.4) -> list[Event]:
+    """``events`` as an at-least-once broker might deliver them: every one at least once, some
+    (``repeats`` of them, on average) again, all shuffled with ``random.Random(seed)``."""
+    rng = random.Random(seed)
+    delivered = [*events, *(event for event in events if rng.random() < repeats)]
+    rng.shuffle(delivered)
+    return delivered
+
+
+class UserDirectoryBase:
+    """A read model of each user's email and name, and ``apply``, which changes it by one event,
+    assuming the events of each user come in order, each once. ``handle`` is exercise 3.3."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, dict[str, str]] = {}  # user id -> {"email": ..., "name": ...}
+        self.applied: dict[str, int] = {}  # user id -> the version of the last event applied
+        self.waiting: dict[str, dict[int, Event]] = {}  # user id -> {version: early event}
+
+    def apply(self, event: Event) -> None:
+        """Change the read model by one event, the next one of its user's stream."""
+        user = event.aggregate_id
+        if event.event_type == "UserCreated":
+            self.users[user] = {"email": event.data["email"], "name": event.data["name"]}
+        elif event.event_type == "UserEmailChanged":
+            self.users[user]["email"] = event.data["new_email"]
+        elif event.event_type == "UserNameChanged":
+            self.users[user]["name"] = event.data["new_name"]
+
+    def handle(self, event: Event) -> None:
+        raise NotImplementedError("UserDirectoryBase leaves handle to you (exercise 3.3)")
+
+
+class UserDirectory(UserDirectoryBase):
+    """Exercise 3.3: apply each user's events in version order, each once, however they come."""
+
+    def handle(self, event: Event) -> None:
+        user = event.aggregate_id
+        if event.version <= self.applied.get(user, 0):
+            return  # applied already: a repeat changes nothing
+        waiting = self.waiting.setdefault(user, {})
+        waiting[event.version] = event  # too early, or next: it waits its turn
+        next_version = self.applied.get(user, 0) + 1
+        while next_version in waiting:  # apply every event whose turn has come
+            self.apply(waiting.pop(next_version))
+            self.applied[user] = next_version
+            next_version += 1
+
+
+_SEEDS: Final = (1, 2, 3, 4, 5)
+
+
+class _ArrivalOrder(UserDirectoryBase):
+    def handle(self, event: Event) -> None:
+        if event.aggregate_id in self.users or event.event_type == "UserCreated":
+            self.apply(event)
+
+
+class _ArrivalOrderOnce(UserDirectoryBase):
+    """Repeats ignored by event id, but still in arrival order."""
+
+    def handle(self, event: Event) -> None:
+        seen = self.waiting.setdefault("*", {})
+        if hash(event.id) in seen:
+            return
+        seen[hash(event.id)] = event
+        if event.aggregate_id in self.users or event.event_type == "UserCreated":
+            self.apply(event)
+
+
+class _DropLate(UserDirectoryBase):
+    def handle(self, event: Event) -> None:
+        user = event.aggregate_id
+        if event.version > self.applied.get(user, 0) and (
+            user in self.users or event.event_type == "UserCreated"
+        ):
+            self.apply(event)
+            self.applied[user] = event.version
+
+
+class _GlobalCheckpoint(UserDirectoryBase):
+    position = 0
+
+    def handle(self, event: Event) -> None:
+        if event.global_position > self.position and (
+            event.aggregate_id in self.users or event.event_type == "UserCreated"
+        ):
+            self.apply(event)
+            self.position = event.global_position
+
+
+class _NoDrain(UserDirectoryBase):
+    def handle(self, event: Event) -> None:
+        user = event.aggregate_id
+        if event.version == self.applied.get(user, 0) + 1:
+            self.apply(event)
+            self.applied[user] = event.version
+
+
+def _deliver(model_class: type, delivery: list[Event], doing: str) -> Any:
+    model = model_class()
+    for event in delivery:
+        try:
+            model.handle(event)
+        except Exception as error:
+            if any(model_class is simulation for _, simulation in _SIMULATIONS):
+                raise
+            late = f"{event.event_type} of {event.aggregate_id!r} (version {event.version})"
+            if isinstance(error, KeyError):
+                raise NotYet(
+                    f"{doing}, handle raised {describe_error(error)} for {late}: it arrived "
+                    f"before its user's UserCreated, and apply assumes each user's events come "
+                    f"in order. A broker promises no order: hold an early event back until its "
+                    f"turn (rule 1)",
+                    mistake="applied in arrival order",
+                    hint="Apply an event only when its version is the user's next one "
+                    "(self.applied.get(user, 0) + 1); keep an early one in self.waiting[user], "
+                    "keyed by version, until its turn.",
+                ) from error
+            raise NotYet(
+                f"{doing}, handle raised {describe_error(error)}", mistake="raised"
+            ) from error
+    return copy.deepcopy(getattr(model, "users", None))
+
+
+_SIMULATIONS: Final[list[tuple[str, type]]] = [
+    ("applied in arrival order", _ArrivalOrder),
+    ("applied in arrival order", _ArrivalOrderOnce),
+    ("late event dropped", _DropLate),
+    ("global checkpoint drops late events", _GlobalCheckpoint),
+    ("waiting events never applied", _NoDrain),
+]
+_WHY: Final = {
+    "applied in arrival order": (
+        "your handle applies events in the order they arrive, so an old email delivered late "
+        "(or again) overwrites a newer one (rules 1 and 2)",
+        "Apply an event only when its version is the user's next one (self.applied.get(user, "
+        "0) + 1); keep an early one in self.waiting[user], keyed by version, until its turn; "
+        "ignore a version already applied.",
+    ),
+    "late event dropped": (
+        "your handle skips an event whose version is below the newest one seen, but an older "
+        "event that arrives late still has to be applied: a name change lost because an email "
+        "change overtook it (rule 1)",
+        "A version below the newest seen is not necessarily a repeat: it may not have been "
+        "applied yet. Keep early events waiting and apply them in version order.",
+    ),
+    "global checkpoint drops late events": (
+        "your handle skips every event at or below the highest global position seen, as in "
+        "exercise 3.1; that works only for in-order delivery, and here events of other users "
+        "overtake each other, so late ones are lost (rule 1)",
+        "Track each user's own stream: self.applied[user] is the version of that user's last "
+        "applied event, and event.version says where an event belongs.",
+    ),
+    "waiting events never applied": (
+        "your handle applies the next event of a user, but an event that came too early is "
+        "never applied when its turn comes (rule 3)",
+        "After applying the next event, look in self.waiting[user] for the one after it, and "
+        "the one after that, in a while loop.",
+    ),
+}
+
+
+def check_user_directory(learner: object) -> str:
+    if not (isinstance(learner, type) and issubclass(learner, UserDirectoryBase)):
+        raise NotYet(
+            "pass your class itself, a subclass of UserDirectoryBase: ex3.check(UserDirectory)",
+            mistake="wrong answer type",
+        )
+    if learner.handle is UserDirectoryBase.handle:
+        raise NotYet("your class has no handle of its own", mistake="no handle")
+    log = users_to_deliver().read_all()
+    expected = _deliver(UserDirectory, log, "in order")
+    in_order = _deliver(learner, log, "delivered in order")
+    if in_order != expected:
+        raise NotYet(
+            f"delivered in order, each event once, the read model ends as {in_order!r}, "
+            f"expected {expected!r}",
+            mistake="wrong in order",
+            hint="In order, every event is its user's next one: apply it with self.apply(event) "
+            "and remember its version in self.applied[user].",
+        )
+    for seed in _SEEDS:
+        delivery = broker_delivery(log, seed)
+        doing = f"delivered shuffled and with repeats (seed {seed}, {len(delivery)} deliveries)"
+        got = _deliver(learner, delivery, doing)
+        if got == expected:
+            continue
+        for tag, simulation in _SIMULATIONS:
+            if _deliver(simulation, delivery, doing) == got:
+                why, hint = _WHY[tag]
+                raise NotYet(f"{doing}: {why}", mistake=tag, hint=hint)
+        wrong_users = sorted(user for user in expected if (got or {}).get(user) != expected[user])
+        raise NotYet(
+            f"{doing}, the read model ends with {wrong_users[0] if wrong_users else 'a user'} "
+            f"as {(got or {}).get(wrong_users[0]) if wrong_users else got!r}, expected "
+            f"{expected[wrong_users[0]] if wrong_users else expected!r}",
+            mistake="wrong",
+        )
+    return (
+        f"delivered in order, and five times shuffled with repeats, the read model ends the same "
+        f"({len(expected)} users, each at their last email and name)"
+    )
+
+
+ex3 = Exercise(
+    "3.3",
+    "Out-of-order and repeated delivery",
+    ["UserDirectory"],
+    check_user_directory,
+    [UserDirectory],
+    [
+        "Each event's version is its place in its own user's stream: 1, 2, 3, ... "
+        "self.applied[user] is the version applied last (0 before the first).",
+        "Three cases in handle: a version already applied is a repeat (return); the next "
+        "version is applied; a later one waits in self.waiting[user][event.version].",
+        "After applying, look for the next version in self.waiting[user], in a while loop: "
+        "an early event's turn may have come.",
     ],
 )

@@ -1,12 +1,14 @@
 # %% [markdown]
 # # 03 · Exercises: projections
 #
-# **Time box:** 25 minutes (10 + 15) · **You will:**
+# **Time box:** 40 minutes (10 + 15 + 15) · **You will:**
 #
 # - make a projection **idempotent**: an event delivered twice is counted once, because a
 #   checkpoint remembers how far the projection got;
 # - build a read model in DuckDB with an `EventProcessor`, counting each deposit on the day it
-#   was *recorded*, so that a rebuild next month gives the same table.
+#   was *recorded*, so that a rebuild next month gives the same table;
+# - make a projection end right when a broker delivers events **shuffled and repeated**, by
+#   applying each stream's events in version order, each once.
 #
 # These exercises follow notebook **03 · Replay and projections**. Write your code where the
 # `____` is and run the check below it: it answers **not attempted**, **not yet** (and why),
@@ -30,6 +32,7 @@ from esteach.exercises.projections import (
     deliveries,
     ex1,
     ex2,
+    ex3,
 )
 
 store = bank_over_days()
@@ -38,7 +41,7 @@ for event in store.read_all():
         f"{event.global_position}  {event.timestamp:%Y-%m-%d %H:%M}  {event.aggregate_id}  "
         f"{event.event_type:<15} {dict(event.data)}"
     )
-print(ex1, ex2, sep="\n")
+print(ex1, ex2, ex3, sep="\n")
 
 # %% [markdown]
 # ## Exercise 3.1 · Make a projection idempotent
@@ -152,6 +155,75 @@ ex2.check(on_money_deposited)
 # ex2.catch_up()  # stuck? load the reference solution and go on
 
 # %% [markdown]
+# ## Exercise 3.3 · Out-of-order and repeated delivery
+#
+# **Scenario.** A message broker feeds a directory of users: each user's current email and
+# name. This broker promises only **at least once**: it delivers every event, some of them
+# again, and in **any order**. Here are three users' eighteen events, and what the broker
+# delivered (user and version; `ada 3` is the third event of Ada's stream).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from esteach.exercises.projections import UserDirectoryBase, broker_delivery, users_to_deliver
+
+user_log = users_to_deliver().read_all()
+delivery = broker_delivery(user_log, seed=1)
+print("in the log:", ", ".join(f"{e.aggregate_id} {e.version}" for e in user_log))
+print("delivered: ", ", ".join(f"{e.aggregate_id} {e.version}" for e in delivery))
+
+# %% [markdown]
+# `UserDirectoryBase` holds the read model, `self.users` (user id -> `{"email": ..., "name":
+# ...}`), and `apply(event)`, which changes it by one event and assumes that event is its
+# user's next one. It also sets up two dicts for you: `self.applied` (user id -> the version
+# of the last event applied) and `self.waiting` (user id -> `{version: event}`).
+#
+# **Rules.** Write `handle(event)`, which the broker calls once per delivery:
+#
+# 1. Apply each user's events with `self.apply(event)` in **version order** (`event.version`
+#    is 1, 2, 3, ... within the user's stream), however they arrive: an event that comes before
+#    its turn waits in `self.waiting[user]` until the events before it have been applied.
+# 2. Apply each event **once**: a version already applied is a repeat and changes nothing.
+# 3. When an event is applied, the waiting events whose turn has come are applied too.
+#
+# The user is `event.aggregate_id`. Different users' events are independent: only each user's
+# own order matters.
+
+
+# %%
+class UserDirectory(UserDirectoryBase):
+    def handle(self, event):
+        ____  # SOLUTION: UserDirectory.handle
+
+
+# %% [markdown]
+# **Try it.** Deliver the shuffled events, and compare with the log delivered in order. (Until
+# you write `handle`, both directories stay empty.)
+
+# %%
+shuffled, in_order = UserDirectory(), UserDirectory()
+for event in delivery:
+    shuffled.handle(event)
+for event in user_log:
+    in_order.handle(event)
+print(shuffled.users)
+print("same as in order:", shuffled.users == in_order.users)
+
+# %% [markdown]
+# **Check it.** The check delivers the log in order, then five times shuffled with repeats
+# (seeds 1 to 5, each a different order), and compares the directory with in-order delivery
+# every time. When the result is wrong, it tells you which wrong strategy gives the same
+# result.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex3.check(UserDirectory)
+
+# %%
+# ex3.hint()      # a hint; run again for the next one
+# ex3.solution()  # a reference solution
+# ex3.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
 # ## Where you stand
 #
 # `progress()` checks every exercise of this notebook again and lists which are done.
@@ -169,6 +241,8 @@ progress()
 # - A read model's handler uses what the event says, including *when* it was recorded; the
 #   clock of the machine that happens to run the projection has no place in it.
 # - Handlers are upserts, so a day's row grows with each deposit.
+# - A broker that reorders needs one position per stream, not one for the log: apply each
+#   stream's next version, hold early events back, ignore versions already applied.
 #
 # **Start over:** *Kernel → Restart Kernel and Run All Cells*; every store here is built by
 # `bank_over_days()`, which makes a fresh one each time.
