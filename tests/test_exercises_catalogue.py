@@ -1013,6 +1013,145 @@ right(
 )
 
 
+# --- 3.4: balances per owner, across accounts --------------------------------------------------
+
+
+def owner_balances(body: str) -> type:
+    """A learner's ``OwnerBalances`` (the notebook's ``__init__``) with ``body`` as ``handle``."""
+    source = (
+        "class OwnerBalances:\n"
+        "    def __init__(self):\n"
+        "        self.balances = {}\n"
+        "        self.owner_of = {}\n\n"
+        "    def handle(self, event):\n"
+        + textwrap.indent(textwrap.dedent(body).strip(), " " * 8)
+        + "\n"
+    )
+    cls: type = learner_code(source)["OwnerBalances"]
+    return cls
+
+
+wrong(
+    "3.4",
+    owner_balances(
+        """
+        sign = {"MoneyDeposited": 1, "MoneyWithdrawn": -1}.get(event.event_type, 0)
+        account = event.aggregate_id
+        self.balances[account] = self.balances.get(account, 0) + sign * event.data.get("amount", 0)
+        """
+    ),
+    tag="balances per account",
+    says="keyed by account id",
+)
+wrong(
+    "3.4",
+    owner_balances(
+        """
+        if event.event_type == "AccountOpened":
+            self.owner = event.data["owner"]
+            self.balances.setdefault(self.owner, 0)
+        elif event.event_type == "MoneyDeposited":
+            self.balances[self.owner] += event.data["amount"]
+        elif event.event_type == "MoneyWithdrawn":
+            self.balances[self.owner] -= event.data["amount"]
+        """
+    ),
+    tag="owner of the last opened account",
+    says="opened last",
+)
+wrong(
+    "3.4",
+    owner_balances(
+        """
+        if event.event_type == "AccountOpened":
+            self.owner_of[event.aggregate_id] = event.data["owner"]
+            self.balances[event.data["owner"]] = 0
+        elif event.event_type == "MoneyDeposited":
+            self.balances[self.owner_of[event.aggregate_id]] += event.data["amount"]
+        elif event.event_type == "MoneyWithdrawn":
+            self.balances[self.owner_of[event.aggregate_id]] -= event.data["amount"]
+        """
+    ),
+    tag="second account reset the total",
+    says="back to 0",
+)
+wrong(
+    "3.4",
+    owner_balances(
+        """
+        if event.event_type == "AccountOpened":
+            self.owner_of[event.aggregate_id] = event.data["owner"]
+            self.balances.setdefault(event.data["owner"], 0)
+        elif event.event_type in ("MoneyDeposited", "MoneyWithdrawn"):
+            self.balances[self.owner_of[event.aggregate_id]] += event.data["amount"]
+        """
+    ),
+    tag="withdrawal added",
+    says="withdrawals were added",
+)
+wrong(
+    "3.4",
+    owner_balances(
+        """
+        if event.event_type == "AccountOpened":
+            self.owner_of[event.aggregate_id] = event.data["owner"]
+        elif event.event_type in ("MoneyDeposited", "MoneyWithdrawn"):
+            owner = self.owner_of[event.aggregate_id]
+            sign = 1 if event.event_type == "MoneyDeposited" else -1
+            self.balances[owner] = self.balances.get(owner, 0) + sign * event.data["amount"]
+        """
+    ),
+    tag="owner without money missing",
+    says="Alan",
+)
+wrong(
+    "3.4",
+    owner_balances(
+        """
+        if event.event_type == "MoneyDeposited":
+            owner = event.data["owner"]
+            self.balances[owner] = self.balances.get(owner, 0) + event.data["amount"]
+        """
+    ),
+    tag="owner read from a deposit",
+    says="only AccountOpened carries the owner",
+)
+wrong("3.4", pj.OwnerBalances(), tag="wrong answer type", says="class itself")
+right(
+    "3.4",
+    owner_balances(
+        """
+        match event.event_type, dict(event.data):
+            case "AccountOpened", {"owner": owner}:
+                self.owner_of[event.aggregate_id] = owner
+                if owner not in self.balances:
+                    self.balances[owner] = 0
+            case "MoneyDeposited", {"amount": amount}:
+                self.balances[self.owner_of[event.aggregate_id]] += amount
+            case "MoneyWithdrawn", {"amount": amount}:
+                self.balances[self.owner_of[event.aggregate_id]] -= amount
+        """
+    ),
+)
+right(
+    "3.4",
+    owner_balances(
+        """
+        # Balances per account, summed per owner each time: slower, and just as right.
+        accounts = self.__dict__.setdefault("per_account", {})
+        if event.event_type == "AccountOpened":
+            self.owner_of[event.aggregate_id] = event.data["owner"]
+        change = {"MoneyDeposited": 1, "MoneyWithdrawn": -1}.get(event.event_type, 0)
+        key = event.aggregate_id
+        accounts[key] = accounts.get(key, 0) + change * event.data.get("amount", 0)
+        self.balances = {}
+        for account, owner in self.owner_of.items():
+            self.balances[owner] = self.balances.get(owner, 0) + accounts.get(account, 0)
+        """
+    ),
+)
+
+
 # --- 4.1: an email at a moment -----------------------------------------------------------------
 
 

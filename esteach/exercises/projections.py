@@ -4,6 +4,8 @@
 * ``ex2`` (3.2): a read model of deposits per day, from the time each deposit was recorded.
 * ``ex3`` (3.3): a projection that ends right whatever order a broker delivers the events in,
   and however often it repeats them.
+* ``ex4`` (3.4): a projection across streams: the money of each account owner, over all the
+  owner's accounts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Final
 import duckdb
 
 from esteach.determinism import SeededIds
+from esteach.domains.account import BankAccount, DepositMoney, OpenAccount, WithdrawMoney
 from esteach.domains.user import ChangeEmail, ChangeName, CreateUser, User
 from esteach.events import Event
 from esteach.exercises.core import Exercise, NotYet, describe_error
@@ -30,6 +33,7 @@ from esteach.store.base import EventStore
 __all__ = [
     "DAILY_SCHEMA",
     "DepositTotals",
+    "OwnerBalances",
     "UserDirectory",
     "UserDirectoryBase",
     "bank_over_days",
@@ -39,7 +43,9 @@ __all__ = [
     "ex1",
     "ex2",
     "ex3",
+    "ex4",
     "on_money_deposited",
+    "owners_and_accounts",
     "users_to_deliver",
 ]
 
@@ -539,5 +545,196 @@ ex3 = Exercise(
         "version is applied; a later one waits in self.waiting[user][event.version].",
         "After applying, look for the next version in self.waiting[user], in a while loop: "
         "an early event's turn may have come.",
+    ],
+)
+
+
+# --- 3.4: a projection across streams -----------------------------------------------------------
+
+
+def owners_and_accounts(store: ExerciseStore | None = None) -> ExerciseStore:
+    """Three owners, four accounts: Ada has two (a current and a savings account), Grace one,
+    Alan one he never paid into. Their events interleave, as in any real log."""
+    store = fresh_store() if store is None else store
+    accounts = CommandProcessor(store, BankAccount, ids=SeededIds(4))
+    commands: list[Any] = [
+        OpenAccount("acc-1", "Ada"),
+        DepositMoney("acc-1", 5_000),
+        OpenAccount("acc-2", "Grace"),
+        DepositMoney("acc-2", 3_000),
+        OpenAccount("acc-3", "Ada"),  # Ada's savings
+        DepositMoney("acc-1", 1_500),  # into Ada's current account, after Grace's opened
+        DepositMoney("acc-3", 10_000),
+        WithdrawMoney("acc-1", 2_000),
+        OpenAccount("acc-4", "Alan"),
+        WithdrawMoney("acc-2", 500),
+        DepositMoney("acc-3", 250),
+    ]
+    for command in commands:
+        accounts.process_command(command)
+    return store
+
+
+class OwnerBalances:
+    """Exercise 3.4: the money of each owner, in cents, over all their accounts."""
+
+    def __init__(self) -> None:
+        self.balances: dict[str, int] = {}  # owner -> cents, over all the owner's accounts
+        self.owner_of: dict[str, str] = {}  # account id -> owner: only AccountOpened says it
+
+    def handle(self, event: Event) -> None:
+        account = event.aggregate_id
+        if event.event_type == "AccountOpened":
+            owner = event.data["owner"]
+            self.owner_of[account] = owner
+            self.balances.setdefault(owner, 0)  # a second account keeps what the first holds
+        elif event.event_type == "MoneyDeposited":
+            self.balances[self.owner_of[account]] += event.data["amount"]
+        elif event.event_type == "MoneyWithdrawn":
+            self.balances[self.owner_of[account]] -= event.data["amount"]
+
+
+class _PerAccount(OwnerBalances):
+    def handle(self, event: Event) -> None:
+        if event.event_type in ("MoneyDeposited", "MoneyWithdrawn"):
+            sign = 1 if event.event_type == "MoneyDeposited" else -1
+            account = event.aggregate_id
+            self.balances[account] = self.balances.get(account, 0) + sign * event.data["amount"]
+        elif event.event_type == "AccountOpened":
+            self.balances.setdefault(event.aggregate_id, 0)
+
+
+class _LastOpened(OwnerBalances):
+    current = ""
+
+    def handle(self, event: Event) -> None:
+        if event.event_type == "AccountOpened":
+            self.current = event.data["owner"]
+            self.balances.setdefault(self.current, 0)
+        elif event.event_type in ("MoneyDeposited", "MoneyWithdrawn"):
+            sign = 1 if event.event_type == "MoneyDeposited" else -1
+            self.balances[self.current] += sign * event.data["amount"]
+
+
+class _ResetOnOpen(OwnerBalances):
+    def handle(self, event: Event) -> None:
+        if event.event_type == "AccountOpened":
+            self.owner_of[event.aggregate_id] = event.data["owner"]
+            self.balances[event.data["owner"]] = 0
+        else:
+            super().handle(event)
+
+
+class _WithdrawalAdded(OwnerBalances):
+    def handle(self, event: Event) -> None:
+        if event.event_type == "MoneyWithdrawn":
+            self.balances[self.owner_of[event.aggregate_id]] += event.data["amount"]
+        else:
+            super().handle(event)
+
+
+class _ZeroOwnersMissing(OwnerBalances):
+    def handle(self, event: Event) -> None:
+        account = event.aggregate_id
+        if event.event_type == "AccountOpened":
+            self.owner_of[account] = event.data["owner"]
+        elif event.event_type in ("MoneyDeposited", "MoneyWithdrawn"):
+            sign = 1 if event.event_type == "MoneyDeposited" else -1
+            owner = self.owner_of[account]
+            self.balances[owner] = self.balances.get(owner, 0) + sign * event.data["amount"]
+
+
+_OWNER_MISTAKES: Final[list[tuple[type, str, str, str]]] = [
+    (
+        _PerAccount,
+        "balances per account",
+        "the balances are keyed by account id (acc-1, ...), not by owner: Ada's two accounts "
+        "must add up to one figure (rule 1)",
+        "Remember each account's owner from its AccountOpened (self.owner_of[account] = "
+        "owner), and add to self.balances[self.owner_of[account]].",
+    ),
+    (
+        _LastOpened,
+        "owner of the last opened account",
+        "every deposit went to the owner of the account opened last, not to the owner of the "
+        "account it was paid into: streams interleave in the log, so the owner is looked up "
+        "per account (rule 2)",
+        "Keep a dict, account id -> owner, filled by AccountOpened; look up "
+        "self.owner_of[event.aggregate_id] for each deposit and withdrawal.",
+    ),
+    (
+        _ResetOnOpen,
+        "second account reset the total",
+        "opening Ada's second account set her total back to 0, and the money in her first "
+        "account was lost: a new account adds nothing, it takes nothing away (rule 3)",
+        "On AccountOpened: self.balances.setdefault(owner, 0) keeps what the owner holds already.",
+    ),
+    (
+        _WithdrawalAdded,
+        "withdrawal added",
+        "withdrawals were added to the balance: a MoneyWithdrawn takes its amount away (rule 1)",
+        "MoneyWithdrawn: self.balances[owner] -= event.data['amount'].",
+    ),
+    (
+        _ZeroOwnersMissing,
+        "owner without money missing",
+        "an owner who has an account but never paid in (Alan) is missing: he is in the read "
+        "model with 0 from the moment his account opens (rule 3)",
+        "On AccountOpened: self.balances.setdefault(owner, 0).",
+    ),
+]
+
+
+def check_owner_balances(learner: object) -> str:
+    if not isinstance(learner, type):
+        raise NotYet(
+            "pass your class itself: ex4.check(OwnerBalances)", mistake="wrong answer type"
+        )
+    log = owners_and_accounts().read_all()
+
+    def run(model_class: type) -> Any:
+        model = model_class()
+        for event in log:
+            model.handle(event)
+        return copy.deepcopy(getattr(model, "balances", None))
+
+    expected = run(OwnerBalances)
+    try:
+        got = run(learner)
+    except KeyError as error:
+        if "owner" in describe_error(error):
+            raise NotYet(
+                f"handle raised {describe_error(error)}: only AccountOpened carries the owner; "
+                f"a deposit or a withdrawal says only its amount, and its stream "
+                f"(event.aggregate_id) is the account (rule 2)",
+                mistake="owner read from a deposit",
+                hint="Remember each account's owner when it opens: self.owner_of[account] = "
+                "event.data['owner']; later events of that account look it up.",
+            ) from error
+        raise NotYet(f"handle raised {describe_error(error)}", mistake="raised") from error
+    if got == expected:
+        return (
+            f"the balances add up per owner over all their accounts: {expected}, Alan included "
+            f"with 0"
+        )
+    for simulation, tag, why, hint in _OWNER_MISTAKES:
+        if run(simulation) == got:
+            raise NotYet(f"the read model ends as {got!r}: {why}", mistake=tag, hint=hint)
+    raise NotYet(f"the read model ends as {got!r}, expected {expected!r}", mistake="wrong")
+
+
+ex4 = Exercise(
+    "3.4",
+    "Balances per owner, across accounts",
+    ["OwnerBalances"],
+    check_owner_balances,
+    [OwnerBalances],
+    [
+        "Two dicts: self.owner_of (account id -> owner, from AccountOpened) and self.balances "
+        "(owner -> cents).",
+        "The account of any event is event.aggregate_id; only AccountOpened has "
+        "event.data['owner'].",
+        "AccountOpened: remember the owner and setdefault(owner, 0). MoneyDeposited: add "
+        "event.data['amount'] to the owner's balance; MoneyWithdrawn: subtract it.",
     ],
 )

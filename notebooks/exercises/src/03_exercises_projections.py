@@ -1,14 +1,15 @@
 # %% [markdown]
 # # 03 · Exercises: projections
 #
-# **Time box:** 40 minutes (10 + 15 + 15) · **You will:**
+# **Time box:** 50 minutes (10 + 15 + 15 + 10) · **You will:**
 #
 # - make a projection **idempotent**: an event delivered twice is counted once, because a
 #   checkpoint remembers how far the projection got;
 # - build a read model in DuckDB with an `EventProcessor`, counting each deposit on the day it
 #   was *recorded*, so that a rebuild next month gives the same table;
 # - make a projection end right when a broker delivers events **shuffled and repeated**, by
-#   applying each stream's events in version order, each once.
+#   applying each stream's events in version order, each once;
+# - build a read model **across streams**: each owner's money over all of their accounts.
 #
 # These exercises follow notebook **03 · Replay and projections**. Write your code where the
 # `____` is and run the check below it: it answers **not attempted**, **not yet** (and why),
@@ -33,6 +34,7 @@ from esteach.exercises.projections import (
     ex1,
     ex2,
     ex3,
+    ex4,
 )
 
 store = bank_over_days()
@@ -41,7 +43,7 @@ for event in store.read_all():
         f"{event.global_position}  {event.timestamp:%Y-%m-%d %H:%M}  {event.aggregate_id}  "
         f"{event.event_type:<15} {dict(event.data)}"
     )
-print(ex1, ex2, ex3, sep="\n")
+print(ex1, ex2, ex3, ex4, sep="\n")
 
 # %% [markdown]
 # ## Exercise 3.1 · Make a projection idempotent
@@ -224,6 +226,68 @@ ex3.check(UserDirectory)
 # ex3.catch_up()  # stuck? load the reference solution and go on
 
 # %% [markdown]
+# ## Exercise 3.4 · Balances per owner, across accounts
+#
+# **Scenario.** The bank's app shows each customer one figure: the money in all their accounts
+# together. Each account is its own stream, and only its first event, `AccountOpened`, names
+# the owner; a deposit says only its amount. Here is the log: Ada has two accounts, Grace one,
+# and Alan one he never paid into.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from esteach.exercises.projections import owners_and_accounts
+
+owners_log = owners_and_accounts().read_all()
+for event in owners_log:
+    print(
+        f"{event.global_position:>2}  {event.aggregate_id}  {event.event_type:<15} {dict(event.data)}"
+    )
+
+# %% [markdown]
+# **Rules.** Write `handle(event)` of `OwnerBalances`:
+#
+# 1. `self.balances` maps each **owner** (not each account) to the cents in all their accounts:
+#    a `MoneyDeposited` adds its amount, a `MoneyWithdrawn` takes it away.
+# 2. An event's account is `event.aggregate_id`; its owner is what that account's
+#    `AccountOpened` said (`event.data["owner"]`). Remember it in `self.owner_of`: the
+#    accounts' events interleave in the log.
+# 3. An owner is in `self.balances` from their first account's opening, with 0 until money
+#    comes in; opening a second account changes nothing in the total.
+
+
+# %%
+class OwnerBalances:
+    def __init__(self):
+        self.balances = {}  # owner -> cents, over all the owner's accounts
+        self.owner_of = {}  # account id -> owner, remembered from AccountOpened
+
+    def handle(self, event):
+        ____  # SOLUTION: OwnerBalances.handle
+
+
+# %% [markdown]
+# **Try it.** Feed it the log. (Until you write `handle`, it stays empty.)
+
+# %%
+owners = OwnerBalances()
+for event in owners_log:
+    owners.handle(event)
+owners.balances
+
+# %% [markdown]
+# **Check it.** The check feeds your class the same log and compares `balances` with the
+# expected figures; when they differ, it names the mistake whose result they match.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex4.check(OwnerBalances)
+
+# %%
+# ex4.hint()      # a hint; run again for the next one
+# ex4.solution()  # a reference solution
+# ex4.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
 # ## Where you stand
 #
 # `progress()` checks every exercise of this notebook again and lists which are done.
@@ -243,6 +307,8 @@ progress()
 # - Handlers are upserts, so a day's row grows with each deposit.
 # - A broker that reorders needs one position per stream, not one for the log: apply each
 #   stream's next version, hold early events back, ignore versions already applied.
+# - A read model across streams keeps what it needs from earlier events (each account's
+#   owner) and looks it up for later ones: the log interleaves the streams.
 #
 # **Start over:** *Kernel → Restart Kernel and Run All Cells*; every store here is built by
 # `bank_over_days()`, which makes a fresh one each time.
