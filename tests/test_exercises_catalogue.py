@@ -37,6 +37,7 @@ from esteach.domains.account import BankAccount, MoneyDeposited
 from esteach.domains.user import User
 from esteach.events import EventRegistry
 from esteach.exercises import TOPICS, Exercise, ____, fresh_store
+from esteach.exercises import analytics as an
 from esteach.exercises import cart as cart_module
 from esteach.exercises import commands_and_events as ce
 from esteach.exercises import concurrency as cc
@@ -2238,11 +2239,62 @@ right(
 )
 
 
+# --- 9.1: email changes per week, empty weeks too ----------------------------------------------
+
+for variant, _, variant_tag, _ in an._VARIANTS:
+    wrong("9.1", variant, tag=variant_tag, says="Your rows: 2024-01-01")
+ONE_JOIN = """
+SELECT CAST(calendar.monday AS DATE) AS week, count(e.id) AS changes
+FROM generate_series(
+    (SELECT date_trunc('week', min(timestamp)) FROM events_log),
+    (SELECT date_trunc('week', max(timestamp)) FROM events_log),
+    INTERVAL 1 WEEK
+) AS calendar(monday)
+LEFT JOIN events_log AS e
+    ON e.event_type = 'UserEmailChanged'
+    AND date_trunc('week', e.timestamp) = calendar.monday
+GROUP BY calendar.monday
+ORDER BY week
+"""
+wrong(
+    "9.1",
+    ONE_JOIN.replace("count(e.id)", "count(*)"),
+    tag="empty week counted as 1",
+    says="show 1, not 0",
+)
+wrong(
+    "9.1",
+    an.WEEKLY_CHANGES.replace("ORDER BY calendar.week", "ORDER BY changes, calendar.week"),
+    tag="not ordered",
+    says="ORDER BY week",
+)
+wrong("9.1", "SELECT week, count(*) FROM events GROUP BY week", tag="SQL error", says="failed")
+wrong("9.1", ["SELECT 1"], tag="not a str", says="string of SQL")
+right("9.1", ONE_JOIN)
+right(
+    "9.1",
+    """
+    WITH RECURSIVE weeks(week) AS (
+        SELECT CAST(date_trunc('week', min(timestamp)) AS DATE) FROM events_log
+        UNION ALL
+        SELECT CAST(week + INTERVAL 7 DAY AS DATE) FROM weeks
+        WHERE week < (SELECT CAST(date_trunc('week', max(timestamp)) AS DATE) FROM events_log)
+    )
+    SELECT strftime(week, '%Y-%m-%d') AS week,
+           (SELECT count(*) FROM events_log
+            WHERE event_type = 'UserEmailChanged'
+              AND CAST(date_trunc('week', timestamp) AS DATE) = weeks.week) AS changes
+    FROM weeks
+    ORDER BY 1
+    """,
+)
+
+
 # --- the tests ---------------------------------------------------------------------------------
 
 EXERCISES: dict[str, Exercise] = {
     value.number: value
-    for module in (ce, es, pj, tt, sc, cc, vv, dc)
+    for module in (ce, es, pj, tt, sc, cc, vv, an, dc)
     for value in vars(module).values()
     if isinstance(value, Exercise)
 }

@@ -587,4 +587,6 @@ store.close()
 # Your turn: ask the sample log a question of your own, first in SQL, then in pandas with
 # `esteach.events_frame(store)`, and compare the answers.
 #
+# **Exercises for this lesson:** [09_exercises_analytics_learner](exercises/09_exercises_analytics_learner.ipynb).
+#
 # Next: [10 · From the notebook to production](10_from_notebook_to_production.ipynb).
