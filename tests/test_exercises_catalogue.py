@@ -43,6 +43,7 @@ from esteach.exercises import commands_and_events as ce
 from esteach.exercises import concurrency as cc
 from esteach.exercises import deciders as dc
 from esteach.exercises import event_store as es
+from esteach.exercises import flaws as fl
 from esteach.exercises import projections as pj
 from esteach.exercises import snapshots_and_caching as sc
 from esteach.exercises import time_travel as tt
@@ -2239,6 +2240,25 @@ right(
 )
 
 
+# --- 8.1: spot the flaw ------------------------------------------------------------------------
+
+
+def verdicts(**changes: Any) -> dict[str, Any]:
+    """The right verdicts, with ``changes`` (a learner's slips) put in."""
+    return {**fl.VERDICTS, **changes}
+
+
+wrong("8.1", verdicts(F=12), tag="wrong flaw", says="snippet F is not flaw 12")
+wrong("8.1", verdicts(A=14), tag="wrong flaw", says="snippet A is not flaw 14")
+wrong("8.1", verdicts(D=10), tag="same flaw twice", says="snippets C and D both got flaw 10")
+wrong("8.1", verdicts(E="caching"), tag="unknown flaw", says="not a flaw of notebook 08")
+wrong("8.1", verdicts(B=15), tag="unknown flaw", says="1 to 14")
+wrong("8.1", {"A": 7, "B": 6}, tag="snippet left out", says="no verdict for snippet C")
+wrong("8.1", [7, 6, 10, 13, 9, 11], tag="wrong answer type", says="must be a dict")
+right("8.1", verdicts(F="The lock map races", D="timestamps are taken too early!"))
+right("8.1", verdicts(A="7", C="Flaw 10", E=" flaw 9 "))
+
+
 # --- 9.1: email changes per week, empty weeks too ----------------------------------------------
 
 for variant, _, variant_tag, _ in an._VARIANTS:
@@ -2294,7 +2314,7 @@ right(
 
 EXERCISES: dict[str, Exercise] = {
     value.number: value
-    for module in (ce, es, pj, tt, sc, cc, vv, an, dc)
+    for module in (ce, es, pj, tt, sc, cc, vv, fl, an, dc)
     for value in vars(module).values()
     if isinstance(value, Exercise)
 }

@@ -55,6 +55,7 @@ TOPICS: Final = {
     "05": "snapshots_and_caching",
     "06": "concurrency",
     "07": "versioning",
+    "08": "flaws",
     "09": "analytics",
     "11": "deciders",
 }

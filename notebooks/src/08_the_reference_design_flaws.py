@@ -1088,4 +1088,6 @@ with pd.option_context("display.max_colwidth", None, "display.width", 250):
 # **Before you move on:** *Kernel → Restart Kernel and Run All Cells* runs this notebook top to
 # bottom without errors, and every `flaw N handled` line says `True`.
 #
+# **Exercises for this lesson:** [08_exercises_the_reference_design_flaws_learner](exercises/08_exercises_the_reference_design_flaws_learner.ipynb).
+#
 # Next: [09 · Analytics](09_analytics.ipynb), SQL questions over the event log in DuckDB.
