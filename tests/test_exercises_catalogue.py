@@ -530,6 +530,70 @@ right("1.3", learner_test_with_try_except)
 right("1.3", learner_test_other_history)
 
 
+# --- 1.4: model the events yourself -------------------------------------------------------------
+
+
+def loan(**changes: Any) -> dict[str, Any]:
+    """The reference loan events, with ``changes`` (a learner's slips) put in."""
+    return {**ce.LOAN_EVENTS, **changes}
+
+
+wrong(
+    "1.4",
+    loan(borrow=("BorrowBook", ["member_id", "book_id", "due_on"])),
+    tag="command-like name",
+    says="reads as a command",
+)
+wrong("1.4", loan(extend=("LoanUpdated", ["due_on"])), tag="vague name", says="something changed")
+wrong("1.4", loan(extend=("LoanExtend", ["due_on"])), tag="not past tense", says="past tense")
+wrong(
+    "1.4",
+    loan(**{"return": ("BookReturned", ["returned_on", "was_late"])}),
+    tag="derived data stored",
+    says="'was_late'",
+)
+wrong(
+    "1.4",
+    loan(extend=("LoanExtended", ["old_due_on", "due_on"])),
+    tag="derived data stored",
+    says="old due date",
+)
+wrong("1.4", loan(fine=("FineCharged", [])), tag="data missing", says="how much")
+wrong(
+    "1.4",
+    loan(borrow=("BookBorrowed", ["member_id", "book_id"])),
+    tag="data missing",
+    says="when it is due",
+)
+wrong(
+    "1.4",
+    loan(fine=("BookReturned", ["amount_cents"])),
+    tag="one event for two facts",
+    says="both 'BookReturned'",
+)
+wrong("1.4", {"borrow": ce.LOAN_EVENTS["borrow"]}, tag="step left out", says="'extend'")
+wrong("1.4", loan(fine=("fine charged", ["amount"])), tag="not a class name", says="CamelCase")
+wrong("1.4", loan(fine="FineCharged"), tag="wrong answer type", says="write a pair")
+right(
+    "1.4",
+    {
+        "borrow": ("LoanStarted", ["patron_id", "isbn", "due_date"]),
+        "extend": ("DueDateExtended", ["due_date"]),
+        "return": ("BookBroughtBack", ["date"]),
+        "fine": ("LateFeePaid", ["fee_cents"]),
+    },
+)
+right(
+    "1.4",
+    {
+        "fine": ["FineImposed", ("amount_euros",)],
+        "return": ["LoanEnded", ("returned_on",)],
+        "extend": ["LoanRenewed", ("new_due_on",)],
+        "borrow": ["BookLent", ("member", "book", "due_on")],
+    },
+)
+
+
 # --- 2.1: rebuild from a shuffled batch --------------------------------------------------------
 
 

@@ -3,11 +3,13 @@
 * ``ex1`` (1.1): write ``apply_event`` for the cart's four events.
 * ``ex2`` (1.2): enforce the rules of ``AddItem`` in ``handle_command``.
 * ``ex3`` (1.3): write the given / when / then test of one rule.
+* ``ex4`` (1.4): model the events of a library loan yourself: names and data.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -33,7 +35,16 @@ from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.purity import describe, watch
 from esteach.testing import changed_by, given
 
-__all__ = ["Cart", "CartWithRules", "ex1", "ex2", "ex3", "test_checked_out_cart_takes_no_items"]
+__all__ = [
+    "LOAN_EVENTS",
+    "Cart",
+    "CartWithRules",
+    "ex1",
+    "ex2",
+    "ex3",
+    "ex4",
+    "test_checked_out_cart_takes_no_items",
+]
 
 
 # --- reference solutions ----------------------------------------------------------------------
@@ -563,5 +574,211 @@ ex3 = Exercise(
         "The past events of a checked-out cart: CartOpened('cart-1', 'Ada'), ItemAdded('tea', "
         "1), CartCheckedOut().",
         "The command: AddItem('cart-1', 'cake', 1); the error: CartAlreadyCheckedOut.",
+    ],
+)
+
+
+# --- 1.4: model the events yourself ------------------------------------------------------------
+
+LOAN_EVENTS: Final = {
+    "borrow": ("BookBorrowed", ["member_id", "book_id", "due_on"]),
+    "extend": ("LoanExtended", ["due_on"]),
+    "return": ("BookReturned", ["returned_on"]),
+    "fine": ("FineCharged", ["amount_cents"]),
+}
+"""Exercise 1.4: the library loan's events, story step -> (event name, its data fields)."""
+
+_STEPS: Final = {
+    "borrow": "a member borrows a book, due back in three weeks",
+    "extend": "the member extends the loan, to a new due date",
+    "return": "the member returns the book, on some day",
+    "fine": "the library charges a fine for a late return",
+}
+# What each fact must carry, as words one of its field names contains: (what, words).
+_NEEDS: Final[dict[str, list[tuple[str, tuple[str, ...]]]]] = {
+    "borrow": [
+        ("who borrowed", ("member", "borrower", "patron", "reader", "user")),
+        ("which book", ("book", "isbn", "copy", "item")),
+        ("when it is due", ("due",)),
+    ],
+    "extend": [("the new due date", ("due",))],
+    "return": [("the day it came back", ("returned", "return", "on", "date", "day"))],
+    "fine": [("how much", ("amount", "cents", "euros", "fine", "fee", "sum"))],
+}
+# Data that can be worked out from the other events, or belongs to another aggregate.
+_DERIVED: Final = {
+    "late": "whether the return was late follows from its day and the due date",
+    "overdue": "whether the return was late follows from its day and the due date",
+    "days_late": "the days late follow from the return day and the due date",
+    "total": "a total is a sum over events: a projection works it out",
+    "balance": "a balance is a sum over events: a projection works it out",
+    "old_due": "the old due date is in the events before",
+    "previous_due": "the old due date is in the events before",
+    "extensions": "how many extensions there were is a count of LoanExtended events",
+    "name": "the member's or the book's name belongs to the member or the book, not the loan",
+    "title": "the book's title belongs to the book, not the loan",
+    "status": "the loan's status follows from which events happened",
+}
+_COMMAND_VERBS: Final = (
+    "Borrow",
+    "Extend",
+    "Return",
+    "Charge",
+    "Fine",
+    "Pay",
+    "Create",
+    "Add",
+    "Set",
+    "Update",
+    "Make",
+    "Do",
+    "Give",
+    "Take",
+    "Lend",
+    "Renew",
+    "Register",
+    "Record",
+    "Apply",
+)
+_VAGUE: Final = ("Updated", "Changed", "Modified", "Saved", "Edited", "Processed", "Handled")
+_IRREGULAR_PAST: Final = (
+    "Paid",
+    "Lent",
+    "Sent",
+    "Made",
+    "Taken",
+    "Given",
+    "Begun",
+    "Done",
+    "Held",
+    "Kept",
+    "Lost",
+    "Brought",
+    "Got",
+    "Gotten",
+    "Withdrawn",
+    "Overdue",
+)
+_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
+
+
+def _words(name: str) -> list[str]:
+    return re.findall(r"[A-Z][a-z0-9]*", name)
+
+
+def _check_step(step: str, answer: object) -> tuple[str, list[str]]:
+    fact = _STEPS[step]
+    if not (
+        isinstance(answer, tuple | list)
+        and len(answer) == 2
+        and isinstance(answer[0], str)
+        and isinstance(answer[1], list | tuple)
+        and all(isinstance(field, str) for field in answer[1])
+    ):
+        raise NotYet(
+            f"events[{step!r}] is {answer!r:.60}: write a pair, (event name, [field names]), "
+            f"such as ('SomethingHappened', ['a_field'])",
+            mistake="wrong answer type",
+        )
+    name, fields = answer[0], [field.strip() for field in answer[1]]
+    if not _NAME.fullmatch(name):
+        raise NotYet(
+            f"{name!r} is not an event name: one word in CamelCase, such as 'BookBorrowed'",
+            mistake="not a class name",
+            hint="An event is a class: CamelCase, no spaces, starting with a capital letter.",
+        )
+    words = _words(name)
+    last = words[-1] if words else name
+    past = any(word.endswith("ed") or word in _IRREGULAR_PAST for word in words)
+    if words and words[0] in _COMMAND_VERBS and not past:
+        raise NotYet(
+            f"{name!r} ({fact}) reads as a command, an order to do something; an event says "
+            f"what happened, in the past tense (rule 2)",
+            mistake="command-like name",
+            hint=f"Put the verb last, in the past tense: {words[0]}... -> ...{words[0]}ed "
+            f"(BorrowBook -> BookBorrowed).",
+        )
+    if last in _VAGUE:
+        raise NotYet(
+            f"{name!r} ({fact}) says that something changed, not what happened: name the "
+            f"business fact (rule 3)",
+            mistake="vague name",
+            hint="Which word would the librarian use for this step? LoanExtended, not LoanUpdated.",
+        )
+    if not past:
+        raise NotYet(
+            f"{name!r} ({fact}) is not in the past tense: an event is a fact that has "
+            f"happened, its name ends with a past participle such as Borrowed or Paid (rule 2)",
+            mistake="not past tense",
+            hint="End the name with the verb in the past: BookBorrowed, LoanExtended, FineCharged.",
+        )
+    for field in fields:
+        for word, why in _DERIVED.items():
+            if word in field.lower() and not (word == "name" and field.lower() == "name"):
+                raise NotYet(
+                    f"{name!r} stores {field!r}, but {why}: an event holds only what is new "
+                    f"about the fact, nothing that can be worked out from the events (rule 4)",
+                    mistake="derived data stored",
+                    hint=f"Delete {field!r} from {name!r}; a read model or apply works it out.",
+                )
+    for what, clues in _NEEDS[step]:
+        if not any(clue in field.lower() for field in fields for clue in clues):
+            raise NotYet(
+                f"{name!r} ({fact}) has no field for {what} ({', '.join(fields) or 'no fields'}"
+                f"): an event carries what the fact says, so a replay can rebuild the loan "
+                f"(rule 4)",
+                mistake="data missing",
+                hint=f"Add a field for {what}, e.g. one named with {clues[0]!r}.",
+            )
+    return name, fields
+
+
+def check_loan_events(events: object) -> str:
+    if not isinstance(events, dict):
+        raise NotYet(
+            f"events must be a dict, story step -> (event name, [fields]), got "
+            f"{type(events).__name__}",
+            mistake="wrong answer type",
+        )
+    missing = [step for step in _STEPS if step not in events]
+    if missing:
+        raise NotYet(
+            f"no event for {', '.join(repr(step) for step in missing)} ({_STEPS[missing[0]]}): "
+            f"every fact of the story gets its own event (rule 1)",
+            mistake="step left out",
+            hint=f"events needs the keys {', '.join(map(repr, _STEPS))}.",
+        )
+    names: dict[str, str] = {}
+    for step in _STEPS:
+        name, _ = _check_step(step, events[step])
+        if name in names:
+            raise NotYet(
+                f"{names[name]!r} and {step!r} are both {name!r}: two different facts need two "
+                f"events, so that a reader of the log can tell them apart (rule 1)",
+                mistake="one event for two facts",
+                hint="Give each step its own name: borrowing is not extending, returning is not "
+                "being fined.",
+            )
+        names[name] = step
+    return (
+        "four facts, four events in the past tense, each with the data it needs and nothing "
+        f"derived: {', '.join(names)}"
+    )
+
+
+ex4 = Exercise(
+    "1.4",
+    "Model the events yourself",
+    ["events"],
+    check_loan_events,
+    [LOAN_EVENTS],
+    [
+        "One event per step of the story, named for what happened: a noun (Book, Loan, Fine) "
+        "and a verb in the past tense (Borrowed, Extended, Returned, Charged).",
+        "The data: what the fact says that the log does not know already. Borrowing says who, "
+        "which book, and when it is due; an extension, the new due date; a return, the day; "
+        "a fine, the amount.",
+        "Nothing that can be worked out: not whether a return was late (its day and the due "
+        "date say it), not a total, not the old due date.",
     ],
 )

@@ -1,11 +1,12 @@
 # %% [markdown]
 # # 01 · Exercises: commands and events
 #
-# **Time box:** 35 minutes (10 + 15 + 10) · **You will:**
+# **Time box:** 45 minutes (10 + 15 + 10 + 10) · **You will:**
 #
 # - write `apply_event` for a shopping cart: state changes from events, and from nothing else;
 # - enforce a business rule in `handle_command`: decide, raise, change nothing;
-# - write the given / when / then test of a rule, and see it catch carts that break the rule.
+# - write the given / when / then test of a rule, and see it catch carts that break the rule;
+# - model the events of a small process yourself: their names and their data.
 #
 # These exercises follow notebook **01 · Commands and events**. Each one is a small scenario
 # with numbered rules. Write your code where the `____` is, then run the check cell below it.
@@ -48,9 +49,9 @@ from esteach.exercises.cart import (
     ItemLimitReached,
     ItemRemoved,
 )
-from esteach.exercises.commands_and_events import ex1, ex2, ex3
+from esteach.exercises.commands_and_events import ex1, ex2, ex3, ex4
 
-print(ex1, ex2, ex3, sep="\n")
+print(ex1, ex2, ex3, ex4, sep="\n")
 
 # %% [markdown]
 # A cart's state is three attributes, set up empty by `CartBase.__init__`:
@@ -226,6 +227,49 @@ ex3.check(test_checked_out_cart_takes_no_items)
 # ex3.catch_up()  # stuck? load the reference solution and go on
 
 # %% [markdown]
+# ## Exercise 1.4 · Model the events yourself
+#
+# **Scenario.** A library lends books. In the librarian's words: *a member borrows a book,
+# due back in three weeks; the member may extend the loan, to a new due date; the member
+# returns the book, on some day; if that day is after the due date, the library charges a
+# fine.* Before anyone writes code, name the events of a loan and the data each one carries.
+#
+# **Rules.** Write `events`, a dict from each step of the story (`"borrow"`, `"extend"`,
+# `"return"`, `"fine"`) to a pair, `(event name, [field names])`:
+#
+# 1. Each step is its own event, with its own name.
+# 2. An event is a fact: its name says what happened, in the past tense, the verb last
+#    (`CartOpened`, not `OpenCart`, which is a command).
+# 3. Name the business fact, not a database change: `...Updated` or `...Changed` says nothing.
+# 4. Each event carries what the fact says and nothing that can be worked out from the events:
+#    who, which book and when it is due when borrowing; not whether a return was late (the
+#    return day and the due date say that), not a running total, not the old due date. The
+#    loan's id is the stream's, so it need not be a field.
+
+# %%
+# BEGIN SOLUTION: LOAN_EVENTS
+events = {
+    "borrow": (____, [____]),
+    "extend": (____, [____]),
+    "return": (____, [____]),
+    "fine": (____, [____]),
+}
+# END SOLUTION
+
+# %% [markdown]
+# **Check it.** The check reads each step's event: the name's tense and words, then its fields,
+# for data a replay needs and data that can be worked out. It stops at the first thing to fix.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex4.check(events)
+
+# %%
+# ex4.hint()      # a hint; run again for the next one
+# ex4.solution()  # a reference solution
+# ex4.catch_up()  # stuck? load the reference solution and go on
+
+# %% [markdown]
 # ## Where you stand
 #
 # `progress()` checks every exercise of this notebook again and lists which are done.
@@ -243,6 +287,8 @@ progress()
 #   nothing. The checks name both mistakes when they see them.
 # - A rule's test is a scenario: given past events, when a command, then events or an error.
 #   A good test fails when the rule is broken; try it against a broken version.
+# - Events are named for what happened, in the past tense, and carry what the fact says,
+#   nothing that can be worked out from the other events.
 #
 # **Ran a cell twice, or want to start over?** *Kernel → Restart Kernel and Run All Cells*.
 # Cells that append events can be run again after `store.reset()` (or after the cell with
