@@ -221,7 +221,7 @@ def start_page(copies: dict[Path, Path]) -> str:
         "",
         *links("."),
         "",
-        "## Exercises, one notebook per lesson from 01 to 07",
+        "## Exercises, one notebook per lesson that has them (01 to 09, and 11)",
         "",
         *links("exercises"),
         "",
