@@ -5,6 +5,9 @@ shaped for the questions the application asks. :class:`EventProcessor` runs one 
 
 * a **handler** per business event type, ``handler(conn, event)``, writes through the given
   DuckDB connection; events of other types are passed over;
+* or a **page handler**, ``handler(conn, events)``, gets all the events of its types in a page
+  at once (in global order) and writes them with a few set-based statements: the form that
+  keeps up with a busy log (`EventProcessor.register_page_handler`);
 * a **checkpoint**, the global position of the last event processed, is stored in the table
   ``projection_checkpoints`` of the *same* database and written in the *same* transaction as
   the read model, so a crash can neither apply an event twice nor skip one;
@@ -66,6 +69,7 @@ __all__ = [
     "EventProcessor",
     "Handler",
     "LogReader",
+    "PageHandler",
     "Projection",
     "ProjectionError",
     "ProjectionTimeout",
@@ -73,6 +77,14 @@ __all__ = [
 
 Handler = Callable[[duckdb.DuckDBPyConnection, Event], None]
 """``handler(conn, event)``: apply one (upcast) event to the read model through ``conn``."""
+
+PageHandler = Callable[[duckdb.DuckDBPyConnection, Sequence[Event]], None]
+"""``handler(conn, events)``: apply a run of (upcast) events, in global order, through ``conn``.
+
+The events are those of the handler's types in one page of a catch-up, in global order, so a
+stream's events come in the order they happened (a rename after a creation in the same page).
+Stage their fields in a DataFrame (``esteach.duck.registered``) and write them with one
+``INSERT ... SELECT`` or ``UPDATE ... FROM`` per page instead of a statement per event."""
 
 BulkLoader = Callable[[duckdb.DuckDBPyConnection, "LogReader"], None]
 """``loader(conn, log)``: fill an empty read model from the whole log in a few statements.
@@ -169,6 +181,7 @@ class EventProcessor:
         self.applied = 0
         self.skipped = 0  # events given to process_event at or below the checkpoint
         self._handlers: dict[str, Handler] = {}
+        self._page_handlers: dict[str, PageHandler] = {}
         self._lock = threading.RLock()
         self._closed = False
         self._following: Subscription | None = None
@@ -221,11 +234,38 @@ class EventProcessor:
             raise InvalidInput(
                 f"a handler must be callable as handler(conn, event), got {handler!r}"
             )
+        self._page_handlers.pop(event_type, None)
         self._handlers[event_type] = handler
+
+    def register_page_handler(
+        self, event_types: str | Collection[str], handler: PageHandler
+    ) -> None:
+        """Call ``handler(conn, events)`` with the events of ``event_types``, a page at a time.
+
+        Within a page, the events one page handler takes come to it together and in global
+        order; an event another handler takes ends the run, so handlers still see the log in
+        order relative to each other. It replaces any handler of those types.
+        """
+        types = [event_types] if isinstance(event_types, str) else list(event_types)
+        if not types:
+            raise InvalidInput("register_page_handler needs at least one event type")
+        for event_type in types:
+            check_event_type(event_type)
+        if not callable(handler):
+            raise InvalidInput(
+                f"a page handler must be callable as handler(conn, events), got {handler!r}"
+            )
+        for event_type in types:
+            self._handlers.pop(event_type, None)
+            self._page_handlers[event_type] = handler
 
     @property
     def handlers(self) -> Mapping[str, Handler]:
         return dict(self._handlers)
+
+    @property
+    def page_handlers(self) -> Mapping[str, PageHandler]:
+        return dict(self._page_handlers)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -453,8 +493,11 @@ class EventProcessor:
         """Apply ``page`` and move the checkpoint to its last event, all in one transaction."""
         try:
             with self._transaction():
-                for event in page:
-                    self._apply(event)
+                if self._page_handlers:
+                    self._apply_runs(page)
+                else:
+                    for event in page:
+                        self._apply(event)
                 self._move_checkpoint(page[-1].global_position, self._position)
             self._position = page[-1].global_position
             self.applied += len(page)
@@ -491,6 +534,56 @@ class EventProcessor:
             if is_interrupt(exc):  # DuckDB's "Query interrupted": the stop button, not a bug
                 raise interrupt(exc) from exc
             raise self._error(event, _name_of(handler), exc) from exc
+
+    def _apply_runs(self, page: Sequence[Event]) -> None:
+        """The page as runs: consecutive events one page handler takes go to it together."""
+        run: list[Event] = []
+        run_handler: PageHandler | None = None
+        for event in page:
+            try:
+                event = self.registry.upcast(event)
+            except Exception as exc:
+                raise self._error(event, "upcasting", exc) from exc
+            page_handler = self._page_handlers.get(event.event_type)
+            if page_handler is not None and page_handler is run_handler:
+                run.append(event)
+                continue
+            if page_handler is None and event.event_type not in self._handlers:
+                continue  # nobody takes it: it does not end a run
+            if run_handler is not None:
+                self._apply_run(run_handler, run)
+            if page_handler is None:
+                run, run_handler = [], None
+                self._apply(event)  # upcast again: cheap, it is today's shape already
+            else:
+                run, run_handler = [event], page_handler
+        if run_handler is not None:
+            self._apply_run(run_handler, run)
+
+    def _apply_run(self, handler: PageHandler, events: list[Event]) -> None:
+        tracked = _TrackedEvents(events)
+        try:
+            handler(self._conn, tracked)
+        except Exception as exc:
+            if is_interrupt(exc):
+                raise interrupt(exc) from exc
+            if tracked.current is not None:  # it failed on the fields of this event
+                raise self._error(tracked.current, _name_of(handler), exc) from exc
+            raise self._page_error(events, _name_of(handler), exc) from exc
+
+    def _page_error(self, events: list[Event], handler: str, exc: Exception) -> ProjectionError:
+        first, last = events[0], events[-1]
+        return ProjectionError(
+            f"projection {self.name!r}: {handler} failed on the {len(events)} events at "
+            f"positions {first.global_position}..{last.global_position} (first "
+            f"{first.event_type} of stream {first.aggregate_id!r}): {type(exc).__name__}: "
+            f"{exc}{_aborted_hint(exc)}. The transaction was rolled back: the read model and "
+            f"the checkpoint are still at position {self._position}. Fix the cause and call "
+            f"catch_up() again.",
+            position=first.global_position,
+            event_type=first.event_type,
+            handler=handler,
+        )
 
     def _error(self, event: Event | None, handler: str, exc: Exception) -> ProjectionError:
         if event is None:  # a bulk loader that failed before it read an event
@@ -566,6 +659,34 @@ class EventProcessor:
     def _check_open(self) -> None:
         if self._closed:
             raise ProjectionError(f"projection {self.name!r} is closed; open a new one")
+
+
+class _TrackedEvents(Sequence[Event]):
+    """A page handler's events, remembering the event an unfinished iteration stopped at.
+
+    A handler that fails while reading an event's fields (a missing key) fails inside a loop
+    over the events: that event is then named in the error. A loop that ran to its end clears
+    it, so a later failure (an SQL statement) is reported for the whole run.
+    """
+
+    def __init__(self, events: list[Event]) -> None:
+        self._events = events
+        self.current: Event | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        for event in self._events:
+            self.current = event
+            yield event
+        self.current = None
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._events[index]
+
+    def __repr__(self) -> str:
+        return f"<{len(self._events)} events>"
 
 
 class LogReader:
@@ -730,6 +851,9 @@ class Projection:
     schema: ClassVar[str] = ""
     tables: ClassVar[tuple[str, ...]] = ()
     handlers: ClassVar[Mapping[str, Handler]] = {}
+    # Page handlers by event type (one function may take several types); for a type in both,
+    # the page handler wins. A subclass with ``page_handlers = {}`` runs event by event.
+    page_handlers: ClassVar[Mapping[str, PageHandler]] = {}
 
     def __init__(
         self,
@@ -749,6 +873,8 @@ class Projection:
         )
         for event_type, handler in self.handlers.items():
             self.processor.register_event_handler(event_type, handler)
+        for event_type, page_handler in self.page_handlers.items():
+            self.processor.register_page_handler(event_type, page_handler)
 
     @property
     def position(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import doctest
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -946,3 +946,93 @@ def test_select_events_and_sql_df_refuse_what_they_cannot_run() -> None:
         with pytest.raises(InvalidInput, match="queries"):
             store.sql_df("DELETE FROM events")
         assert store.sql_df("SELECT count(*) AS n FROM events")["n"].tolist() == [1]
+
+
+# --- page handlers --------------------------------------------------------------------------
+
+
+def test_a_page_handler_gets_the_runs_of_its_types_in_order_between_other_handlers(
+    store: EventStore, users: CommandProcessor[User]
+) -> None:
+    a_small_history(users)  # 1-3 created, 4 email, 5 name, 6 deactivated
+    processor = EventProcessor(store, name="runs")
+    runs: list[list[int]] = []
+    singles = Recorder()
+
+    def page(conn: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
+        runs.append([e.global_position for e in events])
+
+    processor.register_page_handler(["UserCreated", "UserNameChanged"], page)
+    processor.register_event_handler("UserEmailChanged", singles)
+    # UserDeactivated has no handler: it does not end a run.
+    assert processor.catch_up(batch_size=10) == 6
+
+    assert runs == [[1, 2, 3], [5]]  # the email change at 4 came between them
+    assert singles.seen == [("UserEmailChanged", 4)]
+    assert processor.position == 6
+    processor.register_event_handler("UserCreated", singles)  # replaces the page handler
+    assert sorted(processor.page_handlers) == ["UserNameChanged"]
+    assert processor.rebuild() == 6
+    assert runs[2:] == [[5]] and singles.seen[1:] == [
+        ("UserCreated", 1), ("UserCreated", 2), ("UserCreated", 3), ("UserEmailChanged", 4)
+    ]  # fmt: skip
+
+
+def test_a_failing_page_handler_rolls_back_the_page_and_names_the_run(
+    store: EventStore, users: CommandProcessor[User]
+) -> None:
+    a_small_history(users)
+    processor = noting_processor(store)
+
+    def broken(conn: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
+        for event in events:
+            note(conn, event)  # writes first, then fails after the loop: the whole run
+        raise RuntimeError("disk on fire")
+
+    processor.register_page_handler(["UserCreated", "UserEmailChanged"], broken)
+    with pytest.raises(ProjectionError) as failure:
+        processor.catch_up(batch_size=10)
+
+    message = str(failure.value)
+    for expected in ("broken failed on the 4 events at positions 1..4", "disk on fire"):
+        assert expected in message
+    assert failure.value.position == 1 and str(failure.value.handler).endswith("broken")
+    assert notes(processor) == [] and processor.position == 0
+    assert checkpoint_row(processor.connection, "notes") == [(0,)]
+
+
+def test_a_page_handler_that_fails_on_one_events_fields_names_that_event(
+    store: EventStore, users: CommandProcessor[User]
+) -> None:
+    a_small_history(users)
+    processor = EventProcessor(store, name="fields")
+
+    def emails(conn: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
+        [e.data["email"] for e in events]  # UserEmailChanged has new_email, not email
+
+    processor.register_page_handler(["UserCreated", "UserEmailChanged"], emails)
+    with pytest.raises(ProjectionError, match="KeyError") as failure:
+        processor.catch_up()
+    assert (failure.value.position, failure.value.event_type) == (4, "UserEmailChanged")
+    assert "at position 4 (stream 'ada', version 2)" in str(failure.value)
+    assert processor.position == 0
+
+
+def test_register_page_handler_refuses_bad_input(store: EventStore) -> None:
+    processor = EventProcessor(store, name="refusing")
+    with pytest.raises(InvalidInput, match="at least one event type"):
+        processor.register_page_handler([], lambda conn, events: None)
+    with pytest.raises(InvalidInput, match=r"handler\(conn, events\)"):
+        processor.register_page_handler("UserCreated", "not a function")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        processor.register_page_handler(["UserCreated", ""], lambda conn, events: None)
+    assert processor.page_handlers == {}
+
+
+@pytest.mark.parametrize("model_class", [UserQueryModel, AccountBalances])
+def test_the_built_in_read_models_catch_up_by_page(
+    model_class: type[UserQueryModel | AccountBalances], store: EventStore
+) -> None:
+    model = model_class(store)
+    assert set(model.processor.page_handlers) == set(model_class.handlers)
+    assert model.processor.handlers == {}

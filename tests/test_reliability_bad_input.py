@@ -443,7 +443,7 @@ ROWS: list[Row] = [
         "event-data-missing-field-in-read-model",
         lambda w: w.model.catch_up(),
         ProjectionError,
-        r"on_user_created failed on UserCreated at position 4 \(stream 'half', version 1\): "
+        r"on_user_events failed on UserCreated at position 4 \(stream 'half', version 1\): "
         r"KeyError: 'email'",
         setup=store_raw("half", "UserCreated", {"user_id": "half", "name": "H"}),
         model=True,

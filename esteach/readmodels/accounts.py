@@ -1,7 +1,8 @@
 """The account balances read model: the ``accounts`` table projected from `BankAccount` events.
 
 Deposits and withdrawals are increments, which are not idempotent on their own: the checkpoint,
-written in the same transaction, is what guarantees each event is applied once.
+written in the same transaction, is what guarantees each event is applied once. Catch-up takes
+a page of account events at a time (`on_account_events`: two statements per page).
 
 >>> from esteach import CommandProcessor, InMemoryEventStore
 >>> from esteach.domains.account import BankAccount, DepositMoney, OpenAccount
@@ -16,7 +17,7 @@ written in the same transaction, is what guarantees each event is applied once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -24,11 +25,12 @@ import duckdb
 
 from esteach.checks import check_page
 from esteach.domains.account import CLOSED, OPEN
+from esteach.duck import registered
 from esteach.errors import InvalidInput
 from esteach.events import Event
-from esteach.projections import Handler, Projection
+from esteach.projections import Handler, PageHandler, Projection
 
-__all__ = ["ACCOUNTS_SCHEMA", "AccountBalances", "AccountView"]
+__all__ = ["ACCOUNTS_SCHEMA", "AccountBalances", "AccountView", "on_account_events"]
 
 
 ACCOUNTS_SCHEMA = """
@@ -82,6 +84,72 @@ def on_account_closed(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
     conn.execute(CLOSE_ACCOUNT, [CLOSED, event.aggregate_id])
 
 
+# The page form: a page's account events staged as the table PAGE_VIEW, then two statements.
+PAGE_VIEW = "esteach_account_page"
+ACCOUNT_EVENTS = ("AccountOpened", "MoneyDeposited", "MoneyWithdrawn", "AccountClosed")
+_MOVES = """
+    coalesce(sum(CASE event_type WHEN 'MoneyDeposited' THEN amount
+                                 WHEN 'MoneyWithdrawn' THEN -amount END), 0) AS delta,
+    count(*) FILTER (WHERE event_type IN ('MoneyDeposited', 'MoneyWithdrawn')) AS moves,
+    coalesce(sum(amount) FILTER (WHERE event_type = 'MoneyDeposited'), 0) AS deposits,
+    bool_or(event_type = 'AccountClosed') AS closed"""
+# Accounts (re)opened in the page: the upsert resets the row, then the events after it count.
+ACCOUNTS_OPENED_IN_PAGE = f"""
+INSERT OR REPLACE INTO accounts
+WITH opened AS (
+    SELECT account_id, max(position) AS opened_position
+    FROM {PAGE_VIEW} WHERE event_type = 'AccountOpened' GROUP BY account_id
+), folded AS (
+    SELECT account_id, arg_max(owner, position) FILTER (WHERE owner IS NOT NULL) AS owner,
+           min(position) AS opened_position, {_MOVES}
+    FROM {PAGE_VIEW} p JOIN opened o USING (account_id)
+    WHERE p.position >= o.opened_position GROUP BY account_id
+)
+SELECT account_id, owner, delta, CASE WHEN closed THEN ? ELSE ? END, moves, deposits,
+       opened_position
+FROM folded
+"""
+# Accounts only moved or closed in the page: the increments summed, on the existing row.
+ACCOUNTS_CHANGED_IN_PAGE = f"""
+UPDATE accounts SET balance = accounts.balance + changes.delta,
+                    deposited = accounts.deposited + changes.deposits,
+                    transactions = accounts.transactions + changes.moves,
+                    status = CASE WHEN changes.closed THEN ? ELSE accounts.status END
+FROM (
+    SELECT account_id, {_MOVES} FROM {PAGE_VIEW}
+    GROUP BY account_id HAVING NOT bool_or(event_type = 'AccountOpened')
+) AS changes
+WHERE accounts.account_id = changes.account_id
+"""
+
+
+def on_account_events(conn: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
+    """The page form of the four handlers above: a page's account events in two statements."""
+    import pandas as pd
+
+    page = pd.DataFrame(
+        {
+            "position": pd.Series([e.global_position for e in events], dtype="int64"),
+            "account_id": pd.Series([e.aggregate_id for e in events], dtype=object),
+            "event_type": pd.Series([e.event_type for e in events], dtype=object),
+            "owner": pd.Series(
+                [e.data["owner"] if e.event_type == "AccountOpened" else None for e in events],
+                dtype=object,
+            ),
+            "amount": pd.Series(
+                [e.data["amount"] if e.event_type in _MOVED else 0 for e in events],
+                dtype="int64",
+            ),
+        }
+    )
+    with registered(conn, PAGE_VIEW, page):
+        conn.execute(ACCOUNTS_OPENED_IN_PAGE, [CLOSED, OPEN])
+        conn.execute(ACCOUNTS_CHANGED_IN_PAGE, [CLOSED])
+
+
+_MOVED = frozenset({"MoneyDeposited", "MoneyWithdrawn"})
+
+
 @dataclass(frozen=True, slots=True)
 class AccountView:
     """One row of the account balances read model. Amounts are integer cents."""
@@ -105,6 +173,9 @@ class AccountBalances(Projection):
         "MoneyWithdrawn": on_money_withdrawn,
         "AccountClosed": on_account_closed,
     }
+    page_handlers: ClassVar[Mapping[str, PageHandler]] = dict.fromkeys(
+        ACCOUNT_EVENTS, on_account_events
+    )
 
     def get_account(self, account_id: str) -> AccountView | None:
         if not isinstance(account_id, str):

@@ -3,8 +3,10 @@
 It answers the questions the application asks of users (`UserQueryModel.get_user`,
 `UserQueryModel.list_users` newest first, `UserQueryModel.search_users` ignoring case) with
 pages of at most `MAX_PAGE_SIZE` rows and a search that treats the query as plain text.
-Handlers are upserts, so replaying an event leaves one row per user; a set-based rebuild folds
-the whole log in one SQL statement.
+Handlers are upserts, so replaying an event leaves one row per user. Catch-up takes a page of
+user events at a time (`on_user_events`: two statements per page); the per-event handlers
+(`on_user_created` and the rest) do the same one event at a time, for reading and for teaching;
+a set-based rebuild folds the whole log in one SQL statement.
 
 >>> from esteach import CommandProcessor, InMemoryEventStore
 >>> from esteach.domains.user import CreateUser, User
@@ -17,7 +19,7 @@ the whole log in one SQL statement.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Final
@@ -30,9 +32,9 @@ from esteach.duck import naive_utc, registered, utc
 from esteach.errors import InvalidEventData, InvalidInput
 from esteach.events import Event
 from esteach.jsondata import check_text
-from esteach.projections import Handler, LogReader, Projection
+from esteach.projections import Handler, LogReader, PageHandler, Projection
 
-__all__ = ["USERS_SCHEMA", "UserQueryModel", "UserView", "load_users_in_bulk"]
+__all__ = ["USERS_SCHEMA", "UserQueryModel", "UserView", "load_users_in_bulk", "on_user_events"]
 
 
 USERS_SCHEMA = """
@@ -166,6 +168,87 @@ def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, log: LogReader) -> None:
         conn.execute(USERS_FROM_EVENTS, [DEACTIVATED, ACTIVE])
 
 
+# The page form: a page's user events staged as the table PAGE_VIEW, then two statements.
+PAGE_VIEW = "esteach_user_page"
+# Users (re)created in the page: their row from their last UserCreated on, folded as in the
+# set-based rebuild (the upsert resets the row, so what came before it does not matter).
+USERS_CREATED_IN_PAGE = f"""
+INSERT OR REPLACE INTO users
+WITH created AS (
+    SELECT user_id, max(position) AS created_position
+    FROM {PAGE_VIEW} WHERE event_type = 'UserCreated' GROUP BY user_id
+), applied AS (
+    SELECT p.* FROM {PAGE_VIEW} p JOIN created c USING (user_id)
+    WHERE p.position >= c.created_position
+)
+SELECT user_id,
+       arg_max(email, position) FILTER (WHERE email IS NOT NULL),
+       arg_max(name, position) FILTER (WHERE name IS NOT NULL),
+       CASE WHEN bool_or(event_type = 'UserDeactivated') THEN ? ELSE ? END,
+       arg_min(timestamp, position),
+       arg_max(timestamp, position),
+       min(position)
+FROM applied GROUP BY user_id
+"""
+# Users only changed in the page: the last value of each field changed, on the existing row
+# (a user without a row yet is passed over, as the per-event UPDATE passes over it).
+USERS_CHANGED_IN_PAGE = f"""
+UPDATE users SET email = coalesce(changes.email, users.email),
+                 name = coalesce(changes.name, users.name),
+                 status = CASE WHEN changes.deactivated THEN ? ELSE users.status END,
+                 updated_at = changes.updated_at
+FROM (
+    SELECT user_id,
+           arg_max(email, position) FILTER (WHERE email IS NOT NULL) AS email,
+           arg_max(name, position) FILTER (WHERE name IS NOT NULL) AS name,
+           bool_or(event_type = 'UserDeactivated') AS deactivated,
+           arg_max(timestamp, position) AS updated_at
+    FROM {PAGE_VIEW} GROUP BY user_id HAVING NOT bool_or(event_type = 'UserCreated')
+) AS changes
+WHERE users.id = changes.user_id
+"""
+# Where each event type keeps the fields the users table takes.
+_EMAIL_FIELD = {"UserCreated": "email", "UserEmailChanged": "new_email"}
+_NAME_FIELD = {"UserCreated": "name", "UserNameChanged": "new_name"}
+
+
+def on_user_events(conn: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:
+    """The page form of the four handlers above: a page's user events in two statements.
+
+    The events (in global order, several of one user among them) are staged as one table;
+    users created in the page get their whole row folded from their events, users only
+    changed get one ``UPDATE ... FROM`` with the last value of each field.
+    """
+    import pandas as pd
+
+    emails = [e.data[_EMAIL_FIELD[e.event_type]] if e.event_type in _EMAIL_FIELD else None
+              for e in events]  # fmt: skip
+    names = [e.data[_NAME_FIELD[e.event_type]] if e.event_type in _NAME_FIELD else None
+             for e in events]  # fmt: skip
+    if None in emails or None in names:  # a field that is JSON null: name the event
+        for event in events:
+            for field in (_EMAIL_FIELD.get(event.event_type), _NAME_FIELD.get(event.event_type)):
+                if field is not None and event.data[field] is None:
+                    raise InvalidEventData(
+                        f"{event.event_type} data has {field}: null; the users table needs text"
+                    )
+    page = pd.DataFrame(
+        {
+            "position": pd.Series([e.global_position for e in events], dtype="int64"),
+            "user_id": pd.Series([e.aggregate_id for e in events], dtype=object),
+            "event_type": pd.Series([e.event_type for e in events], dtype=object),
+            "timestamp": pd.Series(
+                [naive_utc(e.timestamp) for e in events], dtype="datetime64[us]"
+            ),
+            "email": pd.Series(emails, dtype=object),
+            "name": pd.Series(names, dtype=object),
+        }
+    )
+    with registered(conn, PAGE_VIEW, page):
+        conn.execute(USERS_CREATED_IN_PAGE, [DEACTIVATED, ACTIVE])
+        conn.execute(USERS_CHANGED_IN_PAGE, [DEACTIVATED])
+
+
 @dataclass(frozen=True, slots=True)
 class UserView:
     """One row of the users read model. Timestamps are UTC."""
@@ -187,7 +270,9 @@ class UserQueryModel(Projection):
     """The ``users`` table, projected from the ``User`` events, and the queries it answers.
 
     ``model = UserQueryModel(store)``, then ``model.catch_up()`` whenever you want it current
-    (or ``model.wait_for_position(result.position)`` after a command).
+    (or ``model.wait_for_position(result.position)`` after a command). It catches up a page at
+    a time (`on_user_events`); a subclass with ``page_handlers = {}`` runs the per-event
+    ``handlers`` instead, to the same rows.
     """
 
     name = "users"
@@ -199,6 +284,7 @@ class UserQueryModel(Projection):
         "UserNameChanged": on_user_name_changed,
         "UserDeactivated": on_user_deactivated,
     }
+    page_handlers: ClassVar[Mapping[str, PageHandler]] = dict.fromkeys(USER_FIELDS, on_user_events)
 
     def rebuild(self, *, set_based: bool = False) -> int:
         """Rebuild from position 1: event by event, or ``set_based`` in one SQL statement."""
