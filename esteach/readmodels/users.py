@@ -221,25 +221,27 @@ def on_user_events(conn: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> 
     """
     import pandas as pd
 
-    emails = [e.data[_EMAIL_FIELD[e.event_type]] if e.event_type in _EMAIL_FIELD else None
-              for e in events]  # fmt: skip
-    names = [e.data[_NAME_FIELD[e.event_type]] if e.event_type in _NAME_FIELD else None
-             for e in events]  # fmt: skip
-    if None in emails or None in names:  # a field that is JSON null: name the event
-        for event in events:
-            for field in (_EMAIL_FIELD.get(event.event_type), _NAME_FIELD.get(event.event_type)):
-                if field is not None and event.data[field] is None:
-                    raise InvalidEventData(
-                        f"{event.event_type} data has {field}: null; the users table needs text"
-                    )
+    # One pass over the events (each read once, a tuple per row), then columns: this loop is
+    # most of the page's Python time.
+    rows = []
+    email_field, name_field = _EMAIL_FIELD.get, _NAME_FIELD.get
+    for e in events:
+        event_type, data = e.event_type, e.data
+        email, name = email_field(event_type), name_field(event_type)
+        if email is not None and (email := data[email]) is None:
+            raise InvalidEventData(f"{event_type} data has no email (null): the table needs one")
+        if name is not None and (name := data[name]) is None:
+            raise InvalidEventData(f"{event_type} data has no name (null): the table needs one")
+        rows.append((e.global_position, e.aggregate_id, event_type, e.timestamp, email, name))
+    positions, user_ids, event_types, timestamps, emails, names = zip(*rows, strict=True)
     page = pd.DataFrame(
         {
-            "position": pd.Series([e.global_position for e in events], dtype="int64"),
-            "user_id": pd.Series([e.aggregate_id for e in events], dtype=object),
-            "event_type": pd.Series([e.event_type for e in events], dtype=object),
-            "timestamp": pd.Series(
-                [naive_utc(e.timestamp) for e in events], dtype="datetime64[us]"
-            ),
+            "position": pd.Series(positions, dtype="int64"),
+            "user_id": pd.Series(user_ids, dtype=object),
+            "event_type": pd.Series(event_types, dtype=object),
+            # UTC without a zone, as the TIMESTAMP columns hold it: one vectorised step
+            # instead of a naive_utc() per event (a third of the page's Python time).
+            "timestamp": pd.Series(pd.to_datetime(timestamps, utc=True).tz_localize(None)),
             "email": pd.Series(emails, dtype=object),
             "name": pd.Series(names, dtype=object),
         }
