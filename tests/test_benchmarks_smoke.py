@@ -95,6 +95,7 @@ def test_quick_suite_runs_and_writes_the_expected_csv(tmp_path: Path) -> None:
     assert set(by_section["projection"]) == {
         "read_all (duckdb file)",
         "set-based rebuild (duckdb file)",
+        "page catch-up (duckdb file)",
         "per-event catch-up (duckdb file)",
     }
     assert set(by_section["notebooks"]) == {"00_setup_check", "whole sequence"}
