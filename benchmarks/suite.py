@@ -18,7 +18,8 @@ so a slow moment of the machine touches them alike:
    Median commands/s over the rounds; p50/p99 latency over all commands of all rounds.
 2. **bulk**: ``DuckDBEventStore.bulk_import`` of a sample log against a raw pandas
    ``INSERT INTO events SELECT * FROM df`` into the same table (timed with and without building
-   the frame from the events).
+   the frame from the events); and one ``append_events`` of 10,000 events to a stream of a
+   DuckDB file, through the columnar path and through the ``VALUES`` path.
 3. **load**: one ``User`` stream of each length loaded by full replay, from a snapshot taken
    every 100 events and from the cache (``esteach.notebook.measure.measure_loads``), and by the
    eventsourcing library's repository without and with a snapshot.
@@ -47,6 +48,7 @@ import contextlib
 import csv
 import functools
 import gc
+import itertools
 import json
 import math
 import os
@@ -64,11 +66,17 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from esteach import AggregateCache, CommandProcessor, DuckDBEventStore, InMemoryEventStore
+from esteach import (
+    AggregateCache,
+    CommandProcessor,
+    DuckDBEventStore,
+    InMemoryEventStore,
+    NewEvent,
+)
 from esteach.domains.user import ChangeName, CreateUser, User
 from esteach.notebook.measure import measure_loads
 from esteach.readmodels.users import UserQueryModel
-from esteach.store.duckdb import COLUMNS, SCHEMA
+from esteach.store.duckdb import COLUMNS, DEFAULT_COLUMNAR_THRESHOLD, SCHEMA
 from esteach.store.sqlite import SQLiteEventStore
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -402,7 +410,7 @@ def frame_of(events: list[Any]) -> pd.DataFrame:
     )
 
 
-def bench_bulk(args: argparse.Namespace) -> list[dict[str, Any]]:
+def bench_bulk(args: argparse.Namespace, scratch: Path) -> list[dict[str, Any]]:
     events = sample(args.bulk_events)
     times: dict[str, list[float]] = {
         "esteach bulk_import": [],
@@ -428,9 +436,41 @@ def bench_bulk(args: argparse.Namespace) -> list[dict[str, Any]]:
             how = "frame prebuilt" if prebuilt else "incl. building frame"
             key = f"raw pandas INSERT ({how})"
             times[key].append(elapsed)
-    return [
+    rows = [
         row("bulk", name, len(events), len(events) / statistics.median(seconds), "events/s")
         for name, seconds in times.items()
+    ]
+    return rows + bench_big_append(args, scratch)
+
+
+APPEND_EVENTS = 10_000
+
+
+def bench_big_append(args: argparse.Namespace, scratch: Path) -> list[dict[str, Any]]:
+    """One append of 10,000 events to a stream of a DuckDB file: columnar, and by VALUES."""
+    counter = itertools.count()
+    paths = {"columnar": DEFAULT_COLUMNAR_THRESHOLD, "VALUES": 10**9}
+    times: dict[str, list[float]] = {how: [] for how in paths}
+    for _ in tqdm(range(args.repeats), desc="append", unit="round", leave=False):
+        for how, threshold in paths.items():
+            path = scratch / f"append-{next(counter)}.duckdb"
+            with DuckDBEventStore(path, columnar_threshold=threshold) as store:
+                store.append_events("other", 0, [NewEvent("Warmed", {})])  # opened, written
+                batch = [NewEvent("ThingHappened", {"n": i, "text": f"thing {i}"})
+                         for i in range(APPEND_EVENTS)]  # fmt: skip
+                t = time.perf_counter()
+                store.append_events("big", 0, batch)
+                times[how].append(time.perf_counter() - t)
+                assert store.stream_version("big") == APPEND_EVENTS
+    return [
+        row(
+            "bulk",
+            f"one {APPEND_EVENTS:,}-event append_events (duckdb file, {how})",
+            APPEND_EVENTS,
+            APPEND_EVENTS / statistics.median(seconds),
+            "events/s",
+        )
+        for how, seconds in times.items()
     ]
 
 
@@ -634,6 +674,10 @@ def ratios(rows: list[dict[str, Any]], lengths: list[int]) -> list[dict[str, Any
         div(find(rows, "esteach in-memory 50-event batches"),
             find(rows, "eventsourcing POPO recorder 50-event batches")),
         ">= 1", lambda v: v >= 1)  # fmt: skip
+    add(f"one {APPEND_EVENTS:,}-event append (columnar) events/s / 100,000",
+        div(find(rows, f"one {APPEND_EVENTS:,}-event append_events (duckdb file, columnar)"),
+            100_000.0),
+        ">= 1", lambda v: v >= 1)  # fmt: skip
     add("bulk_import / raw pandas INSERT (incl. building frame)",
         div(find(rows, "esteach bulk_import"),
             find(rows, "raw pandas INSERT (incl. building frame)")),
@@ -833,7 +877,7 @@ def main(argv: list[str] | None = None) -> None:
     sections: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
         "commands": lambda scratch: bench_commands(args, scratch),
         "batches": lambda scratch: bench_batches(args),
-        "bulk": lambda scratch: bench_bulk(args),
+        "bulk": lambda scratch: bench_bulk(args, scratch),
         "loads": lambda scratch: bench_loads(args, scratch),
         "projection": lambda scratch: bench_projection(args, scratch),
         "notebooks": lambda scratch: bench_notebooks(args),

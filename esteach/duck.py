@@ -84,9 +84,14 @@ def connect(
     return conn
 
 
+# One encoder for every call: json.dumps with options builds a new one each time, a third of
+# the cost of encoding a small event's data.
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
 def json_text(data: Mapping[str, Any]) -> str:
     """Event data as the compact JSON text the ``data`` columns hold."""
-    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return _encode(data)
 
 
 def naive_utc(timestamp: datetime) -> datetime:
@@ -119,10 +124,19 @@ _DAMAGED = (
 
 
 def is_interrupt(exc: BaseException) -> bool:
-    """Whether ``exc`` is the stop button: ``KeyboardInterrupt`` or DuckDB's interrupt error."""
-    return isinstance(exc, KeyboardInterrupt) or (
-        isinstance(exc, RuntimeError) and str(exc).startswith(INTERRUPTED)
+    """Whether ``exc`` is the stop button: ``KeyboardInterrupt`` or DuckDB's interrupt error.
+
+    DuckDB also turns a ``KeyboardInterrupt`` raised in Python code it calls (pandas, while it
+    scans a registered DataFrame) into a ``duckdb.Error`` holding that traceback as text.
+    """
+    return (
+        isinstance(exc, KeyboardInterrupt)
+        or (isinstance(exc, RuntimeError) and str(exc).startswith(INTERRUPTED))
+        or (isinstance(exc, duckdb.Error) and _INTERRUPTED_IN_PYTHON in str(exc))
     )
+
+
+_INTERRUPTED_IN_PYTHON = "\nKeyboardInterrupt"
 
 
 def interrupt(exc: BaseException) -> KeyboardInterrupt:
@@ -362,6 +376,10 @@ def registered(conn: duckdb.DuckDBPyConnection, name: str, frame: Any) -> Iterat
     an unfinished result, which makes DuckDB refuse ``unregister``; that refusal must not hide
     the failure, so the result is dropped first and the view removed quietly.
     """
+    # An interrupt between an earlier execute() and its fetch leaves an unfinished result;
+    # execute() drops one by itself, but register() refuses to run, so drop it first (a
+    # transaction in progress survives this).
+    conn.abort()
     conn.register(name, frame)
     try:
         yield

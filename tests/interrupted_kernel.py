@@ -24,7 +24,11 @@ from esteach.domains.user import ChangeName, CreateUser, User
 def main() -> None:
     directory, seconds = Path(sys.argv[1]), float(sys.argv[2])
     store = DuckDBEventStore(directory / "events.duckdb")
-    users = CommandProcessor(store, User)
+    # Every other command appends through the columnar path (a registered DataFrame), whose
+    # Python code DuckDB runs: an interrupt can land there too. Both share the file's head.
+    columnar = DuckDBEventStore(directory / "events.duckdb", columnar_threshold=1)
+    paths = [CommandProcessor(store, User), CommandProcessor(columnar, User)]
+    users = paths[0]
     model = UserQueryModel(store, database=directory / "users.duckdb")
     users.process_command(CreateUser("u-0", "u0@example.com", "User 0"))
     model.catch_up()
@@ -46,6 +50,7 @@ def main() -> None:
     deadline = time.monotonic() + seconds
     n = 1
     while time.monotonic() < deadline:
+        users = paths[n % 2]
         try:
             cell["running"] = True
             if n % 3 == 2 and created:
@@ -95,6 +100,7 @@ def main() -> None:
         "lost_renames": lost,
         "acknowledged_creates": len(created),
     }
+    columnar.close()
     store.close()
     with DuckDBEventStore(directory / "events.duckdb") as again:
         report["head_after_reopen"] = again.head_position()

@@ -75,6 +75,8 @@ def test_quick_suite_runs_and_writes_the_expected_csv(tmp_path: Path) -> None:
         "esteach bulk_import",
         "raw pandas INSERT (incl. building frame)",
         "raw pandas INSERT (frame prebuilt)",
+        "one 10,000-event append_events (duckdb file, columnar)",
+        "one 10,000-event append_events (duckdb file, VALUES)",
     }
 
     loads = by_section["load"]

@@ -13,6 +13,7 @@ from esteach import (
     DuckDBEventStore,
     DuplicateEventId,
     EventStoreError,
+    InvalidInput,
     NewEvent,
     SeededIds,
     StepClock,
@@ -200,3 +201,23 @@ def test_a_stream_stored_out_of_order_by_hand_still_loads_in_version_order() -> 
         assert [e.version for e in store.get_events("s")] == [1, 2, 3]
         assert [e.id for e in store.get_events("s", 2)] == ["e2", "e3"]
         assert [e.version for e in store.get_events("s", 3)] == [3]
+
+
+@pytest.mark.parametrize("threshold", [0, -1, 1.5, "10"])
+def test_columnar_threshold_must_be_a_positive_int(threshold: object) -> None:
+    with pytest.raises(InvalidInput, match="columnar_threshold"):
+        DuckDBEventStore(":memory:", columnar_threshold=threshold)  # type: ignore[arg-type]
+
+
+def test_a_big_append_goes_in_as_a_frame_with_the_same_rows_as_by_values() -> None:
+    batch = [NewEvent("ThingHappened", {"n": i, "é": [i, None]}, id=f"e-{i}") for i in range(150)]
+    tables = []
+    for threshold in (100, 10**9):  # 150 events: columnar, then VALUES
+        with DuckDBEventStore(":memory:", columnar_threshold=threshold) as store:
+            store.append_events("s", 0, batch[:1])
+            recorded = store.append_events("s", 1, batch[1:])
+            assert [e.version for e in recorded] == list(range(2, 151))
+            assert store.read_all(2) == recorded
+            rows = store.sql("SELECT * EXCLUDE (timestamp) FROM events ORDER BY 1").fetchall()
+            tables.append(rows)
+    assert tables[0] == tables[1]

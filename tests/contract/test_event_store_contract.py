@@ -1467,6 +1467,17 @@ class TestDuckDBFileEventStore(OnAFile):
         return DuckDBEventStore(path, clock=clock, ids=ids)
 
 
+class TestDuckDBColumnarAppends(OnAFile):
+    """Every append through the columnar path (a registered DataFrame), however small."""
+
+    suffix = "duckdb"
+
+    def open_file(self, path: Path, clock: Clock, ids: IdFactory) -> EventStore:
+        store = DuckDBEventStore(path, clock=clock, ids=ids, columnar_threshold=1)
+        assert store.columnar_threshold == 1
+        return store
+
+
 class TestSQLiteInMemoryEventStore(EventStoreContract):
     def make_store(self, clock: Clock, ids: IdFactory) -> EventStore:
         return SQLiteEventStore(":memory:", clock=clock, ids=ids)
