@@ -553,8 +553,9 @@ class DuckDBEventStore:
                 ) from None
         database.head += len(checked)
         database.last_timestamp = checked[-1].timestamp
-        for event in checked:  # under the lock, so these heads are the truth
-            database.streams.remember(event.aggregate_id, event.version)
+        heads = {event.aggregate_id: event.version for event in checked}  # the last of each
+        for stream, version in heads.items():  # under the lock, so these heads are the truth
+            database.streams.remember(stream, version)
         database.signal.appended(database.head)
         return len(checked)
 
@@ -917,8 +918,9 @@ def _frame(events: list[Event], start: int, timestamp: datetime | None = None) -
     is the (naive UTC) commit time of them all, when they share one."""
     import pandas as pd  # only big appends and bulk loading need pandas
 
-    if timestamp is None:
-        timestamps = [naive_utc(e.timestamp) for e in events]
+    timestamps: Any
+    if timestamp is None:  # aware datetimes to naive UTC in one vectorised step
+        timestamps = pd.to_datetime([e.timestamp for e in events], utc=True).tz_localize(None)
     else:
         timestamps = [timestamp] * len(events)
 
