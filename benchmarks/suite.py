@@ -25,7 +25,9 @@ so a slow moment of the machine touches them alike:
    eventsourcing library's repository without and with a snapshot.
 4. **projection**: ``UserQueryModel`` over a sample log in a DuckDB file, reopened: ``read_all``,
    set-based rebuild, page catch-up of a new read model (``on_user_events``, 10,000 events a
-   page), and per-event catch-up (on at most ``--per-event-events`` events).
+   page), and per-event catch-up (on at most ``--per-event-events`` events); then the peak
+   memory (VmHWM) of ``read_all`` paging and of page catch-up, each in a child process of its
+   own.
 5. **notebooks**: the numbered notebooks run top to bottom, each in a fresh kernel, at test
    size (``ESTEACH_SIZE=small``), and the whole sequence.
 6. **postgres**: on one embedded PostgreSQL server (``esteach.store.postgres.local_server``):
@@ -581,10 +583,57 @@ def bench_projection(args: argparse.Namespace, scratch: Path) -> list[dict[str, 
     merged: dict[str, dict[str, Any]] = {}
     for r in rows:
         merged.setdefault(r["subject"], {**r, "values": []})["values"].append(r["value"])
-    return [
+    medians = [
         {**{k: v for k, v in r.items() if k != "values"}, "value": statistics.median(r["values"])}
         for r in merged.values()
     ]
+    return medians + peak_memory(paths["full"], sizes["full"])
+
+
+MEMORY_CASES = {
+    "read_all": "peak RSS: read_all in pages of 10,000 (duckdb file)",
+    "catch_up": "peak RSS: page catch-up of UserQueryModel (duckdb file)",
+}
+
+
+def peak_memory(path: Path, n: int) -> list[dict[str, Any]]:
+    """Each case in a fresh child process, so that each peak is its own (the parent's heap,
+    and the cases before, would otherwise set the high-water mark)."""
+    import multiprocessing
+
+    rows = []
+    context = multiprocessing.get_context("spawn")
+    for case, subject in MEMORY_CASES.items():
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(target=memory_case, args=(case, str(path), sender))
+        child.start()
+        events, peak_kib = receiver.recv()
+        child.join()
+        assert events == n, (case, events, n)
+        rows.append(row("projection", subject, n, peak_kib / 1024, "MiB"))
+    return rows
+
+
+def memory_case(case: str, path: str, sender: Any) -> None:
+    """In a child process: run one case over the whole file, send (events, peak RSS in KiB)."""
+    import resource
+
+    with DuckDBEventStore(path, read_only=True) as store:
+        if case == "read_all":
+            seen, position = 0, 0
+            while page := store.read_all(position + 1, limit=10_000):
+                seen += len(page)
+                position = page[-1].global_position
+        else:
+            seen = UserQueryModel(store).catch_up()
+    # Linux keeps ru_maxrss across the fork and exec that start this child, so it would
+    # report the parent's size at the fork when that is larger; VmHWM is this process's own
+    # high-water mark. ru_maxrss (KiB on Linux) where there is no /proc.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with contextlib.suppress(OSError):
+        status = Path("/proc/self/status").read_text()
+        [peak] = [int(line.split()[1]) for line in status.splitlines() if "VmHWM:" in line]
+    sender.send((seen, peak))
 
 
 # --- 5. notebooks -------------------------------------------------------------------------------
@@ -746,6 +795,8 @@ def ratios(rows: list[dict[str, Any]], lengths: list[int]) -> list[dict[str, Any
         div(find(rows, "page catch-up (duckdb file)"),
             find(rows, "per-event catch-up (duckdb file)")),
         "(>= 10)", lambda v: v >= 10)  # fmt: skip
+    for subject in MEMORY_CASES.values():
+        add(f"{subject} MiB / 1,024", div(find(rows, subject), 1024.0), "< 1", lambda v: v < 1)
     add("set-based rebuild events/s from a duckdb file / 100,000",
         div(find(rows, "set-based rebuild (duckdb file)"), 100_000.0),
         ">= 1", lambda v: v >= 1)  # fmt: skip

@@ -99,6 +99,8 @@ def test_quick_suite_runs_and_writes_the_expected_csv(tmp_path: Path) -> None:
         "set-based rebuild (duckdb file)",
         "page catch-up (duckdb file)",
         "per-event catch-up (duckdb file)",
+        "peak RSS: read_all in pages of 10,000 (duckdb file)",
+        "peak RSS: page catch-up of UserQueryModel (duckdb file)",
     }
     assert set(by_section["notebooks"]) == {"00_setup_check", "whole sequence"}
     [whole] = by_section["notebooks"]["whole sequence"]
