@@ -834,7 +834,8 @@ def _name_of(function: object) -> str:
 class Projection:
     """A read model: its tables (``schema``, ``tables``), its ``handlers``, and a processor.
 
-    Subclass it and fill in the class attributes; ``model.processor`` is the
+    Subclass it and fill in the class attributes (``handlers`` by event type, and optionally
+    ``page_handlers``, which take a page's events at once); ``model.processor`` is the
     :class:`EventProcessor` that runs it, and the model offers its ``catch_up``, ``rebuild``,
     ``lag`` and ``wait_for_position``. Several read models can share one ``database``.
 
