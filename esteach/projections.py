@@ -340,15 +340,18 @@ class EventProcessor:
                 self._apply_page(page)
             return self._position - start
 
-    def rebuild(self, bulk_load: BulkLoader | None = None) -> int:
+    def rebuild(
+        self, bulk_load: BulkLoader | None = None, *, batch_size: int = CATCH_UP_PAGE_SIZE
+    ) -> int:
         """Drop the read model's tables, create them again, and replay the log from position 1.
 
         The wipe and the checkpoint's return to 0 commit together; then the events are applied
-        page by page as in :meth:`catch_up`, so readers may see a partly rebuilt model until it
-        returns. With ``bulk_load``, ``bulk_load(conn, events)`` gets the whole log (upcast)
-        and writes the final rows in a few statements, in the same transaction as the wipe and
-        the checkpoint. Returns the number of events applied.
+        ``batch_size`` per page as in :meth:`catch_up`, so readers may see a partly rebuilt
+        model until it returns. With ``bulk_load``, ``bulk_load(conn, events)`` gets the whole
+        log (upcast) and writes the final rows in a few statements, in the same transaction as
+        the wipe and the checkpoint. Returns the number of events applied.
         """
+        check_int(batch_size, "batch_size", 1)
         with self._lock:
             self._check_open()
             if self._unsure:
@@ -380,7 +383,7 @@ class EventProcessor:
             except BaseException:
                 self._unsettled()
                 raise
-            self.catch_up()
+            self.catch_up(batch_size)
             return self.applied - start_applied
 
     def lag(self) -> int:

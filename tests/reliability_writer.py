@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import duckdb
 
 from esteach import DuckDBEventStore, Event, EventMetadata, NewEvent
-from esteach.projections import Handler
+from esteach.projections import Handler, PageHandler
 from esteach.readmodels.users import UserQueryModel
 
 STREAMS = 5
@@ -138,11 +138,12 @@ def run_rebuild(store_path: str, model_path: str) -> None:
         handlers: ClassVar[Mapping[str, Handler]] = {
             name: reporting(h) for name, h in UserQueryModel.handlers.items()
         }
+        page_handlers: ClassVar[Mapping[str, PageHandler]] = {}  # event by event, reporting
 
     store = DuckDBEventStore(store_path, read_only=True)
     model = ReportingUsers(store, database=model_path)
     say("rebuilding")
-    model.rebuild()
+    model.processor.rebuild(batch_size=1000)  # two pages and a bit of the test's log
     say(f"done {model.position}")
     model.close()
     store.close()
