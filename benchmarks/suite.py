@@ -13,7 +13,7 @@ so a slow moment of the machine touches them alike:
    ``CommandProcessor`` on the in-memory store, DuckDB ``:memory:``, a DuckDB file and a SQLite
    file (the file and DuckDB ones also with an ``AggregateCache``); against
    the raw limit (the same number of single-statement INSERT transactions, one row each, into a
-   bare table made with ``esteach.store.duckdb.SCHEMA``) in DuckDB and sqlite3; and the
+   bare table made with ``esteach.store.duckdb_sql.SCHEMA``) in DuckDB and sqlite3; and the
    ``eventsourcing`` library (POPO and SQLite) doing the same commands on a tiny aggregate.
    Median commands/s over the rounds; p50/p99 latency over all commands of all rounds.
 2. **bulk**: ``DuckDBEventStore.bulk_import`` of a sample log against a raw pandas
@@ -78,7 +78,7 @@ from esteach import (
 from esteach.domains.user import ChangeName, CreateUser, User
 from esteach.notebook.measure import measure_loads
 from esteach.readmodels.users import UserQueryModel
-from esteach.store.duckdb import COLUMNS, DEFAULT_COLUMNAR_THRESHOLD, SCHEMA
+from esteach.store.duckdb_sql import COLUMNS, DEFAULT_COLUMNAR_THRESHOLD, SCHEMA
 from esteach.store.sqlite import SQLiteEventStore
 
 sys.path.insert(0, str(Path(__file__).parent))

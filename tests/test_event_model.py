@@ -33,7 +33,7 @@ from esteach import (
 )
 from esteach.commands import Command
 from esteach.domains.user import ChangeEmail, CreateUser, User
-from esteach.store.duckdb import SCHEMA
+from esteach.store.duckdb_sql import SCHEMA
 
 HEADERS = {"tenant": "acme", "request": {"path": "/users", "trace_id": "t-42"}}
 

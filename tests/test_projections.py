@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 import esteach.projections
+import esteach.store.duckdb_sql
 from esteach import (
     CommandProcessor,
     DuckDBEventStore,
@@ -927,9 +928,9 @@ def test_a_set_based_rebuild_from_duckdb_builds_events_only_for_the_rows_it_upca
     model.catch_up()
     per_event = table(model, "users")
     built: list[Any] = []
-    real = esteach.store.duckdb.stored_event
-    monkeypatch.setattr(
-        esteach.store.duckdb, "stored_event", lambda *a: built.append(a[0]) or real(*a)
+    real = esteach.store.duckdb_sql.stored_event
+    monkeypatch.setattr(  # where the store's reads build their events
+        esteach.store.duckdb_sql, "stored_event", lambda *a: built.append(a[0]) or real(*a)
     )
 
     assert model.rebuild(set_based=True) == store.head_position() == 9
