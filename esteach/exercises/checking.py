@@ -7,12 +7,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from esteach.errors import DomainError
 from esteach.events import DomainEvent, Event, EventMetadata
+from esteach.exercises.cart import MAX_PER_ITEM
 from esteach.exercises.core import NotYet, describe_error
 from esteach.exercises.purity import describe, watch
 from esteach.exercises.sandbox import START
 
-__all__ = ["call", "call_pure", "recorded"]
+__all__ = ["call", "call_pure", "check_refusal", "recorded"]
 
 T = TypeVar("T")
 
@@ -82,3 +84,40 @@ def call_pure(
     if isinstance(result, Exception):
         raise NotYet(f"{doing} raised {describe_error(result)}", mistake="raised") from result
     return result  # type: ignore[no-any-return]
+
+
+def check_refusal(
+    where: str,
+    outcome: object,
+    expected: type[Exception],
+    rule: int,
+    rule_tests: dict[int, str],
+    count: str,
+    error_hint: str = "",
+) -> None:
+    """The cart's rule checkers' verdict when a rule should refuse: decided anyway (the rule is
+    missing), or refused with another error. ``count`` is how the answer reads what the cart
+    holds (``self.items`` or ``state.items``); ``error_hint`` ends the wrong-error hint."""
+    if not isinstance(outcome, Exception):
+        if rule == 4:
+            why = f"7 already in the cart + 4 more = 11, above {MAX_PER_ITEM} (rule 4)"
+            hint = f"Count what the cart holds already: {count}.get(command.sku, 0)."
+        else:
+            why = f"rule {rule} says raise {expected.__name__}"
+            hint = (
+                f"{rule_tests.get(rule, 'if the rule is broken')}: raise {expected.__name__}(...)"
+            )
+        raise NotYet(f"{where} decided {outcome!r}: {why}", mistake="rule missing", hint=hint)
+    if not isinstance(outcome, expected):
+        order = (
+            " The rules are checked in order, so the first one broken names the error."
+            if isinstance(outcome, DomainError)
+            else ""
+        )
+        raise NotYet(
+            f"{where} raised {describe_error(outcome)}, but rule {rule} asks for "
+            f"{expected.__name__}.{order}",
+            mistake="wrong error",
+            hint=f"raise {expected.__name__}(message): the cart's errors are imported in the "
+            f"setup cell{error_hint}.",
+        )

@@ -30,7 +30,7 @@ from esteach.exercises.cart import (
     ItemRemoved,
     RemoveItem,
 )
-from esteach.exercises.checking import call, call_pure, recorded
+from esteach.exercises.checking import call, call_pure, check_refusal, recorded
 from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.purity import describe, watch
 from esteach.testing import changed_by, given
@@ -376,29 +376,15 @@ def _judge(
         if outcome != expected:
             raise NotYet(f"{where} decided {outcome!r}, expected {expected!r}", mistake="wrong")
         return
-    if not isinstance(outcome, Exception):
-        if rule == 4:
-            why = "7 already in the cart + 4 more = 11, above 10 (rule 4)"
-            hint = "Count what the cart holds already: self.items.get(command.sku, 0)."
-        else:
-            why = f"rule {rule} says raise {expected.__name__}"
-            hint = (
-                f"{_RULE_TESTS.get(rule, 'if the rule is broken')}: raise {expected.__name__}(...)"
-            )
-        raise NotYet(f"{where} decided {outcome!r}: {why}", mistake="rule missing", hint=hint)
-    if not isinstance(outcome, expected):
-        order = (
-            " The rules are checked in order, so the first one broken names the error."
-            if isinstance(outcome, DomainError)
-            else ""
-        )
-        raise NotYet(
-            f"{where} raised {describe_error(outcome)}, but rule {rule} asks for "
-            f"{expected.__name__}.{order}",
-            mistake="wrong error",
-            hint=f"raise {expected.__name__}(message): the cart's errors are imported in the "
-            f"setup cell, and the message can say what was wrong.",
-        )
+    check_refusal(
+        where,
+        outcome,
+        expected,
+        rule,
+        _RULE_TESTS,
+        "self.items",
+        ", and the message can say what was wrong",
+    )
 
 
 def check_add_item_rules(cart_class: object) -> str:

@@ -36,7 +36,6 @@ from esteach.errors import DomainError
 from esteach.events import DomainEvent, Event
 from esteach.exercises.cart import (
     CHECKED_OUT,
-    MAX_PER_ITEM,
     OPEN,
     AddItem,
     CartAlreadyCheckedOut,
@@ -54,6 +53,7 @@ from esteach.exercises.cart import (
     RemoveItem,
     decide_other_commands,
 )
+from esteach.exercises.checking import check_refusal
 from esteach.exercises.core import Exercise, NotYet, describe_error
 from esteach.exercises.purity import describe, watch
 from esteach.processes import ProcessManager, ProcessRunner, Step
@@ -340,29 +340,7 @@ def _judge(label: str, command: Any, outcome: object, expected: Expected, rule: 
         if list(outcome) != expected:
             raise NotYet(f"{where} decided {outcome!r}, expected {expected!r}", mistake="wrong")
         return
-    if not isinstance(outcome, Exception):
-        if rule == 4:
-            why = f"7 already in the cart + 4 more = 11, above {MAX_PER_ITEM} (rule 4)"
-            hint = "Count what the cart holds already: state.items.get(command.sku, 0)."
-        else:
-            why = f"rule {rule} says raise {expected.__name__}"
-            hint = (
-                f"{_RULE_TESTS.get(rule, 'if the rule is broken')}: raise {expected.__name__}(...)"
-            )
-        raise NotYet(f"{where} decided {outcome!r}: {why}", mistake="rule missing", hint=hint)
-    if not isinstance(outcome, expected):
-        order = (
-            " The rules are checked in order, so the first one broken names the error."
-            if isinstance(outcome, DomainError)
-            else ""
-        )
-        raise NotYet(
-            f"{where} raised {describe_error(outcome)}, but rule {rule} asks for "
-            f"{expected.__name__}.{order}",
-            mistake="wrong error",
-            hint=f"raise {expected.__name__}(message): the cart's errors are imported in the "
-            f"setup cell.",
-        )
+    check_refusal(where, outcome, expected, rule, _RULE_TESTS, "state.items", "")
 
 
 def _check_decide(decide_: Callable[..., Any]) -> None:
