@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from esteach import AggregateCache, CommandProcessor
+from esteach import CommandProcessor
 from esteach.domains.user import ChangeName, CreateUser, User
 from esteach.readmodels.users import UserQueryModel
 from esteach.store.postgres import COLUMNS, PostgresEventStore, local_server
@@ -48,29 +48,6 @@ def server() -> Iterator[str]:
         local_server(directory) as url,
     ):
         yield url
-
-
-def esteach_runner(url: str, cached: bool) -> Callable[[int, int], list[float]]:
-    def run(users: int, changes: int) -> list[float]:
-        store = fresh(url)
-        processor = CommandProcessor(store, User, cache=AggregateCache(users) if cached else None)
-        latencies = []
-        try:
-            for i in range(users):
-                t = time.perf_counter()
-                processor.process_command(CreateUser(f"user-{i}", f"u{i}@example.com", f"User {i}"))
-                latencies.append(time.perf_counter() - t)
-            for k in range(changes):
-                for i in range(users):
-                    t = time.perf_counter()
-                    processor.process_command(ChangeName(f"user-{i}", f"User {i} ({k})"))
-                    latencies.append(time.perf_counter() - t)
-            assert store.head_position() == users * (1 + changes)
-        finally:
-            store.close()
-        return latencies
-
-    return run
 
 
 def raw_runner(url: str, raw_rows: Callable[[int, int], list[tuple[Any, ...]]]) -> Any:
@@ -197,12 +174,14 @@ def writers_rate(url: str, processes: int, users: int, changes: int, raw: bool =
 
 def bench(args: Any, raw_rows: Callable[[int, int], list[tuple[Any, ...]]], sample: Any,
           row: Callable[..., dict[str, Any]], eventsourcing_classes: Any,
-          progress: Any) -> list[dict[str, Any]]:  # fmt: skip
+          progress: Any, esteach_runner: Any) -> list[dict[str, Any]]:  # fmt: skip
+    """``esteach_runner(make_store, cached)`` is the suite's command loop, run here on stores
+    made by `fresh` on this section's server."""
     rows = []
     with server() as url:
         runners: dict[str, Callable[[int, int], list[float]]] = {
-            "esteach postgres": esteach_runner(url, cached=False),
-            "esteach postgres + cache": esteach_runner(url, cached=True),
+            "esteach postgres": esteach_runner(lambda: fresh(url), cached=False),
+            "esteach postgres + cache": esteach_runner(lambda: fresh(url), cached=True),
             "raw postgres INSERT": raw_runner(url, raw_rows),
         }
         if args.eventsourcing and importlib.util.find_spec("psycopg_pool") is None:

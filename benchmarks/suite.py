@@ -933,7 +933,9 @@ def main(argv: list[str] | None = None) -> None:
         "projection": lambda scratch: bench_projection(args, scratch),
         "notebooks": lambda scratch: bench_notebooks(args),
         "postgres": lambda scratch: (
-            on_postgres.bench(args, raw_rows, sample, row, eventsourcing_classes, tqdm)
+            on_postgres.bench(
+                args, raw_rows, sample, row, eventsourcing_classes, tqdm, esteach_runner
+            )
             if args.postgres
             else []
         ),
