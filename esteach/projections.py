@@ -87,7 +87,7 @@ BulkLoader = Callable[[duckdb.DuckDBPyConnection, "LogReader"], None]
 """``loader(conn, log)``: fill an empty read model from the whole log in a few statements.
 
 ``log`` is a :class:`LogReader`: iterate it for the (upcast) events, or take
-``log.frame(event_types)`` as one table."""
+``log.table(event_types, fields)`` as one pyarrow table to register on ``conn``."""
 
 CATCH_UP_PAGE_SIZE: Final = 10_000
 """Events per transaction in `EventProcessor.catch_up` unless told. A page handler's statements

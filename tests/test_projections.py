@@ -919,6 +919,69 @@ def test_the_log_as_a_table_is_the_same_from_every_store(tmp_path: Path) -> None
     assert '"name":"Grace Hopper"' in grace[0][5]
 
 
+def log_table_rows(
+    store: EventStore, types: list[str], fields: dict[str, dict[str, str]]
+) -> list[dict[str, Any]]:
+    processor = EventProcessor(store, name="table")
+    reader = esteach.projections.LogReader(
+        store, processor.registry, store.head_position(), processor._error
+    )
+    rows: list[dict[str, Any]] = reader.table(types, fields).to_pylist()
+    return sorted(rows, key=lambda r: r["position"])
+
+
+ODD_KEYS = {"plain": 1, "a.b": "dotted", 'q"uote': "quoted", "it's": 2.5, "flag": True,
+            "nested": {"k": [1, None]}, "nothing": None}  # fmt: skip
+
+
+def test_the_log_as_a_table_reads_fields_alike_from_every_store(tmp_path: Path) -> None:
+    """``fields`` reads data keys as ``data->>`` does (a string as it is, other values as JSON
+    text, null or absent as None) from SQL and from Python (the memory store, upcast rows)."""
+    fields = {
+        "name": {"UserCreated": "name", "UserNameChanged": "new_name"},
+        "odd": {"Odd": "a.b", "Odder": 'q"uote'},
+        "value": {"Odd": "plain", "Odder": "it's", "Oddest": "flag", "Nested": "nested"},
+        "none": {"Odd": "nothing", "Odder": "missing"},
+    }
+    tables = []
+    for kind in STORES:
+        (tmp_path / kind).mkdir()
+        store = make_store(kind, tmp_path / kind)
+        a_log_with_an_old_shape(store, CommandProcessor(store, User, ids=SeededIds(11)))
+        for n, event_type in enumerate(["Odd", "Odder", "Oddest", "Nested"]):
+            store.append_events(f"odd-{n}", 0, [NewEvent(event_type, ODD_KEYS)])
+        types = ["UserCreated", "UserNameChanged", "Odd", "Odder", "Oddest", "Nested"]
+        tables.append(log_table_rows(store, types, fields))
+    assert tables[0] == tables[1] == tables[2]
+    by_type = {row["event_type"]: row for row in tables[0]}
+    assert [by_type[t]["odd"] for t in ("Odd", "Odder", "Oddest")] == ["dotted", "quoted", None]
+    assert [by_type[t]["value"] for t in ("Odd", "Odder", "Oddest", "Nested")] == [
+        "1", "2.5", "true", '{"k":[1,null]}']  # fmt: skip
+    assert by_type["Odd"]["none"] is None and by_type["Odder"]["none"] is None
+    assert "data" not in by_type["Odd"]
+    grace = [row for row in tables[0] if row["aggregate_id"] == "grace"]
+    assert [row["name"] for row in grace] == ["Grace Hopper", "Grace B. Hopper"]  # lifted v1
+
+
+@pytest.mark.parametrize(
+    "fields, says",
+    [
+        ({"email": "email"}, "must map a column name"),
+        ({1: {"UserCreated": "email"}}, "must map a column name"),
+        ({"email": {"UserCreated": 5}}, "both str"),
+        ({"email": {7: "email"}}, "both str"),
+    ],
+)
+@pytest.mark.parametrize("kind", STORES)
+def test_the_log_as_a_table_refuses_fields_it_cannot_read(
+    tmp_path: Path, kind: str, fields: Any, says: str
+) -> None:
+    store = make_store(kind, tmp_path)
+    a_small_history(CommandProcessor(store, User, ids=SeededIds(11)))
+    with pytest.raises(InvalidInput, match=says):
+        log_table_rows(store, ["UserCreated"], fields)
+
+
 def test_a_set_based_rebuild_from_duckdb_builds_events_only_for_the_rows_it_upcasts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -938,7 +1001,7 @@ def test_a_set_based_rebuild_from_duckdb_builds_events_only_for_the_rows_it_upca
     assert len(built) == 1, "only the UserRegistered event passes through Python"
 
 
-def test_select_events_and_sql_df_refuse_what_they_cannot_run() -> None:
+def test_select_events_sql_df_and_sql_arrow_refuse_what_they_cannot_run() -> None:
     with DuckDBEventStore(":memory:") as store:
         store.append_events("s", 0, [NewEvent("ItemAdded", {"n": 1})])
         assert [e.version for e in store.select_events("data->>'n' = ?", ["1"])] == [1]
@@ -947,6 +1010,12 @@ def test_select_events_and_sql_df_refuse_what_they_cannot_run() -> None:
         with pytest.raises(InvalidInput, match="queries"):
             store.sql_df("DELETE FROM events")
         assert store.sql_df("SELECT count(*) AS n FROM events")["n"].tolist() == [1]
+        with pytest.raises(InvalidInput, match="queries"):
+            store.sql_arrow("DELETE FROM events")
+        assert store.sql_arrow(
+            "SELECT count(*) AS n FROM events WHERE version = ?", [1]
+        ).to_pylist() == [{"n": 1}]
+        assert store.stream_version("s") == 1
 
 
 # --- page handlers --------------------------------------------------------------------------

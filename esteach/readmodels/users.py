@@ -83,13 +83,13 @@ USER_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "UserNameChanged": ("new_name",),
     "UserDeactivated": (),
 }
+# ... as the log's columns email and name (LogReader.table's fields) ...
+USER_COLUMNS_FROM_DATA: Final[Mapping[str, Mapping[str, str]]] = {
+    "email": {"UserCreated": "email", "UserEmailChanged": "new_email"},
+    "name": {"UserCreated": "name", "UserNameChanged": "new_name"},
+}
 USER_EVENTS = """
-SELECT position, aggregate_id AS user_id, event_type, timestamp,
-       CASE event_type WHEN 'UserCreated' THEN data->>'email'
-                       WHEN 'UserEmailChanged' THEN data->>'new_email' END AS email,
-       CASE event_type WHEN 'UserCreated' THEN data->>'name'
-                       WHEN 'UserNameChanged' THEN data->>'new_name' END AS name
-FROM user_log
+SELECT position, aggregate_id AS user_id, event_type, timestamp, email, name FROM user_log
 """
 # ... refuses an event that lacks a field its handler would need (the first, by position) ...
 FIRST_WITHOUT_FIELDS = f"""
@@ -99,26 +99,24 @@ WHERE (event_type = 'UserCreated' AND (email IS NULL OR name IS NULL))
    OR (event_type = 'UserEmailChanged' AND email IS NULL)
    OR (event_type = 'UserNameChanged' AND name IS NULL)
 """
-# ... and folds them: every user's final row from their events in one statement. A row
-# starts at the user's (last) UserCreated, as the upsert does; later events overwrite fields.
-USERS_FROM_EVENTS = f"""
-INSERT INTO users
-WITH user_events AS ({USER_EVENTS}), created AS (
-    SELECT user_id, max(position) AS created_position
-    FROM user_events WHERE event_type = 'UserCreated' GROUP BY user_id
-), applied AS (
-    SELECT e.* FROM user_events e JOIN created c USING (user_id)
-    WHERE e.position >= c.created_position
-)
+# ... and folds them: every user's final row from their events in one statement, without a
+# join. A row starts at the user's last UserCreated (the upsert resets it); as UserCreated
+# carries both email and name, the last email, name and timestamp over *all* the user's events
+# are those at or after it, and the user is deactivated when a UserDeactivated comes after it.
+# Users without a UserCreated get no row (the per-event UPDATEs find none).
+FOLD_USERS = """
 SELECT user_id,
        arg_max(email, position) FILTER (WHERE email IS NOT NULL),
        arg_max(name, position) FILTER (WHERE name IS NOT NULL),
-       CASE WHEN bool_or(event_type = 'UserDeactivated') THEN ? ELSE ? END,
-       arg_min(timestamp, position),
+       CASE WHEN max(position) FILTER (WHERE event_type = 'UserDeactivated')
+                 > max(position) FILTER (WHERE event_type = 'UserCreated') THEN ? ELSE ? END,
+       arg_max(timestamp, position) FILTER (WHERE event_type = 'UserCreated'),
        arg_max(timestamp, position),
-       min(position)
-FROM applied GROUP BY user_id
+       max(position) FILTER (WHERE event_type = 'UserCreated')
+FROM {source} GROUP BY user_id
+HAVING bool_or(event_type = 'UserCreated')
 """
+USERS_FROM_EVENTS = "INSERT INTO users " + FOLD_USERS.format(source=f"({USER_EVENTS})")
 
 
 def on_user_created(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
@@ -156,7 +154,7 @@ def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, log: LogReader) -> None:
     From a DuckDB store the events never become Python objects (bar the few an upcaster lifts);
     SQL reads their fields out of the JSON and ``USERS_FROM_EVENTS`` folds them.
     """
-    with registered(conn, "user_log", log.frame(USER_FIELDS)):
+    with registered(conn, "user_log", log.table(USER_FIELDS, USER_COLUMNS_FROM_DATA)):
         [(missing,)] = conn.execute(FIRST_WITHOUT_FIELDS).fetchall()
         if missing is not None:
             event = log.event_at(missing)
@@ -172,24 +170,7 @@ def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, log: LogReader) -> None:
 PAGE_VIEW = "esteach_user_page"
 # Users (re)created in the page: their row from their last UserCreated on, folded as in the
 # set-based rebuild (the upsert resets the row, so what came before it does not matter).
-USERS_CREATED_IN_PAGE = f"""
-INSERT OR REPLACE INTO users
-WITH created AS (
-    SELECT user_id, max(position) AS created_position
-    FROM {PAGE_VIEW} WHERE event_type = 'UserCreated' GROUP BY user_id
-), applied AS (
-    SELECT p.* FROM {PAGE_VIEW} p JOIN created c USING (user_id)
-    WHERE p.position >= c.created_position
-)
-SELECT user_id,
-       arg_max(email, position) FILTER (WHERE email IS NOT NULL),
-       arg_max(name, position) FILTER (WHERE name IS NOT NULL),
-       CASE WHEN bool_or(event_type = 'UserDeactivated') THEN ? ELSE ? END,
-       arg_min(timestamp, position),
-       arg_max(timestamp, position),
-       min(position)
-FROM applied GROUP BY user_id
-"""
+USERS_CREATED_IN_PAGE = "INSERT OR REPLACE INTO users " + FOLD_USERS.format(source=PAGE_VIEW)
 # Users only changed in the page: the last value of each field changed, on the existing row
 # (a user without a row yet is passed over, as the per-event UPDATE passes over it).
 USERS_CHANGED_IN_PAGE = f"""
@@ -208,8 +189,8 @@ FROM (
 WHERE users.id = changes.user_id
 """
 # Where each event type keeps the fields the users table takes.
-_EMAIL_FIELD = {"UserCreated": "email", "UserEmailChanged": "new_email"}
-_NAME_FIELD = {"UserCreated": "name", "UserNameChanged": "new_name"}
+_EMAIL_FIELD = USER_COLUMNS_FROM_DATA["email"]
+_NAME_FIELD = USER_COLUMNS_FROM_DATA["name"]
 
 
 def on_user_events(conn: duckdb.DuckDBPyConnection, events: Sequence[Event]) -> None:

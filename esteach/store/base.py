@@ -36,6 +36,7 @@ from esteach.events import Event, NewEvent
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 __all__ = [
     "ANY",
@@ -116,6 +117,10 @@ class SQLEventLog(Protocol):
 
     def sql_df(self, query: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Run a query over the store's tables and fetch its result as a DataFrame."""
+        ...
+
+    def sql_arrow(self, query: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run a query over the store's tables and fetch its result as a pyarrow Table."""
         ...
 
     def select_events(self, where: str, params: Sequence[Any] = ()) -> list[Event]:

@@ -48,6 +48,9 @@ import duckdb
 # process" until the kernel restarts. Importing it here, with the store, closes that window.
 import numpy  # noqa: F401
 
+# The same for pyarrow, which DuckDB imports at the first Arrow fetch (`sql_arrow`).
+import pyarrow as pa
+
 from esteach import duck
 from esteach.checks import (
     check_aggregate_id,
@@ -528,6 +531,18 @@ class DuckDBEventStore:
             self._check_open()
             try:
                 return self._conn.execute(query, list(params)).df()
+            except BaseException as exc:
+                duck.reraise(exc, self.path, "the query failed")
+
+    def sql_arrow(self, query: str, params: Sequence[Any] = ()) -> pa.Table:
+        """`sql_df`, fetched as a pyarrow Table: columns without a Python object per value, which
+        another DuckDB connection scans in place (what set-based rebuilds hand a read model)."""
+        if _writes(query):
+            raise InvalidInput("sql_arrow runs queries; run statements that write with sql()")
+        with self._conn_lock:
+            self._check_open()
+            try:
+                return self._conn.sql(query, params=list(params)).to_arrow_table()
             except BaseException as exc:
                 duck.reraise(exc, self.path, "the query failed")
 
