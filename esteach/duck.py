@@ -84,9 +84,30 @@ def connect(
     return conn
 
 
-# One encoder for every call: json.dumps with options builds a new one each time, a third of
-# the cost of encoding a small event's data.
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))``, at a
+    third of its cost: the standard library's C encoder made once and called directly.
+
+    ``JSONEncoder.encode`` makes a new C encoder at every call, which costs more than encoding
+    a small event's data. NaN and infinity raise ``ValueError``, values JSON has no type for
+    ``TypeError``, as ``json.dumps`` does; the data it encodes was checked before (no cycles).
+    """
+    encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return encoder.encode
+    encode = make(
+        None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    join = "".join
+
+    def compact(value: Any) -> str:
+        return join(encode(value, 0))
+
+    return compact
+
+
+_encode = _compact_encoder()
 
 
 def json_text(data: Mapping[str, Any]) -> str:

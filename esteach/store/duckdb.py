@@ -73,6 +73,7 @@ from esteach.errors import (
 )
 from esteach.events import Event, NewEvent
 from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
+from esteach.store.bulk import checked_columns
 from esteach.store.duckdb_sql import (
     ADD_HEADERS,
     ALL,
@@ -99,18 +100,18 @@ from esteach.store.duckdb_sql import (
     _add_position_key,
     _check_events_table,
     _events,
-    _frame,
     _insert,
     _limit,
     _one,
     _params,
+    _table,
     _writes,
+    recorded_columns,
 )
 from esteach.store.rules import (
     DEFAULT_MAX_CLOCK_JUMP,
     AppendSignal,
     ClockGuard,
-    check_bulk,
     check_expected_version,
     check_stream_expectation,
     ensure_new_events,
@@ -385,7 +386,7 @@ class DuckDBEventStore:
         (a ``ConstraintException``, as before) and the guard refuses an expected version ahead
         of the stream (no rows inserted), so the caller explains a refusal the same way.
         """
-        frame = _frame(recorded, recorded[0].global_position, naive_utc(recorded[0].timestamp))
+        frame = _table(recorded_columns(recorded), recorded[0].global_position)
         query, params = COLUMNAR, []
         if guarded:
             query, params = f"{COLUMNAR} {GUARD}", [aggregate_id, version]
@@ -416,15 +417,13 @@ class DuckDBEventStore:
         )
 
     def bulk_import(self, events: Iterable[Event]) -> int:
-        import pandas as pd  # only bulk loading needs pandas
-
         events = list(events)
         self._check_writable()
         database = self._database
         with database.lock, self._conn_lock:
             self._check_open()
             try:
-                return self._bulk_import(events, pd)
+                return self._bulk_import(events)
             except EsteachError as exc:
                 if isinstance(exc, StorageError):
                     database.dirty = True
@@ -433,23 +432,15 @@ class DuckDBEventStore:
                 database.dirty = True
                 duck.reraise(exc, self.path, "bulk_import failed")
 
-    def _bulk_import(self, events: list[Event], pd: Any) -> int:
+    def _bulk_import(self, events: list[Event]) -> int:
         database = self._database
         if database.dirty:
             database.read_file(self._conn, streams=True)
-        streams = sorted(
-            {
-                e.aggregate_id
-                for e in events
-                if isinstance(e, Event) and isinstance(e.aggregate_id, str)
-            }
-        )
-        heads = dict(self._conn.execute(STREAM_HEADS, [streams]).fetchall())
-        checked = check_bulk(events, lambda s: heads.get(s, 0), database.last_timestamp)
-        if not checked:
+        columns = checked_columns(events, self._stream_heads, database.last_timestamp)
+        if not columns.events:
             return 0
-        frame = _frame(checked, database.head + 1)
-        with duck.registered(self._conn, "esteach_bulk", frame):
+        checked = columns.events
+        with duck.registered(self._conn, "esteach_bulk", _table(columns, database.head + 1)):
             try:
                 self._conn.execute(BULK)
             except duckdb.Error as exc:
@@ -460,11 +451,14 @@ class DuckDBEventStore:
                 ) from None
         database.head += len(checked)
         database.last_timestamp = checked[-1].timestamp
-        heads = {event.aggregate_id: event.version for event in checked}  # the last of each
+        heads = dict(zip(columns.aggregate_ids, columns.versions, strict=True))  # each's last
         for stream, version in heads.items():  # under the lock, so these heads are the truth
             database.streams.remember(stream, version)
         database.signal.appended(database.head)
         return len(checked)
+
+    def _stream_heads(self, streams: list[str]) -> dict[str, int]:
+        return dict(self._conn.execute(STREAM_HEADS, [streams]).fetchall())
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -14,8 +14,10 @@ import duckdb
 
 # DuckDB imports numpy lazily, at the first fetchnumpy; a SIGINT during that import leaves
 # numpy half-imported and every later read fails with "cannot load module more than once per
-# process" until the kernel restarts. Importing it here, with the store, closes that window.
-import numpy  # noqa: F401
+# process" until the kernel restarts. Importing it here, with the store, closes that window
+# (and the same for pyarrow, which DuckDB imports at the first Arrow fetch or scan).
+import numpy as np
+import pyarrow as pa
 
 from esteach.duck import json_text, naive_utc
 from esteach.errors import (
@@ -23,13 +25,14 @@ from esteach.errors import (
 )
 from esteach.events import Event
 from esteach.jsondata import FrozenDict, freeze
+from esteach.store.bulk import BulkColumns
 from esteach.store.rules import (
     stored_event,
     stored_metadata,
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 __all__ = ["COLUMNS", "SCHEMA"]
 
@@ -280,37 +283,50 @@ def _params(event: Event) -> tuple[Any, ...]:
     )
 
 
-def _frame(events: list[Event], start: int, timestamp: datetime | None = None) -> pd.DataFrame:
-    """The events as the ``events`` table's columns, positions from ``start``; ``timestamp``
-    is the (naive UTC) commit time of them all, when they share one."""
-    import pandas as pd  # only big appends and bulk loading need pandas
-
-    timestamps: Any
-    if timestamp is None:  # aware datetimes to naive UTC in one vectorised step
-        timestamps = pd.to_datetime([e.timestamp for e in events], utc=True).tz_localize(None)
-    else:
-        timestamps = [timestamp] * len(events)
-
-    return pd.DataFrame(
+def _table(columns: BulkColumns, start: int) -> pa.Table:
+    """The events as the ``events`` table's columns (an Arrow table DuckDB inserts from in
+    place), positions from ``start``; the data is already JSON text."""
+    events, string = columns.events, pa.string()
+    n = len(events)
+    metadata = [e.metadata for e in events]
+    headers = [m.headers for m in metadata]
+    return pa.table(
         {
-            "global_position": range(start, start + len(events)),
-            "aggregate_id": [e.aggregate_id for e in events],
-            "version": [e.version for e in events],
-            "id": [e.id for e in events],
-            "aggregate_type": [e.aggregate_type for e in events],
-            "event_type": [e.event_type for e in events],
-            "timestamp": timestamps,
-            "data": [json_text(e.data) for e in events],
-            "correlation_id": [e.metadata.correlation_id for e in events],
-            "causation_id": [e.metadata.causation_id for e in events],
-            "user_id": [e.metadata.user_id for e in events],
-            "source": [e.metadata.source for e in events],
-            "schema_version": [e.metadata.schema_version for e in events],
-            "headers": [
-                json_text(e.metadata.headers) if e.metadata.headers else None for e in events
-            ],
+            "global_position": pa.array(np.arange(start, start + n, dtype=np.int64)),
+            "aggregate_id": pa.array(columns.aggregate_ids, string),
+            "version": pa.array(columns.versions, pa.int64()),
+            "id": pa.array(columns.ids, string),
+            "aggregate_type": pa.array([e.aggregate_type for e in events], string),
+            "event_type": pa.array(columns.event_types, string),
+            "timestamp": columns.timestamps.cast(_MICROS),  # UTC, without a zone
+            "data": columns.data,
+            "correlation_id": pa.array([m.correlation_id for m in metadata], string),
+            "causation_id": pa.array([m.causation_id for m in metadata], string),
+            "user_id": pa.array([m.user_id for m in metadata], string),
+            "source": pa.array([m.source for m in metadata], string),
+            "schema_version": pa.array([m.schema_version for m in metadata], pa.int32()),
+            "headers": pa.array(
+                [json_text(h) if h else None for h in headers] if any(headers) else [None] * n,
+                string,
+            ),
         }
     )
+
+
+def recorded_columns(events: list[Event]) -> BulkColumns:
+    """Events this store just made (an append's, already checked) as `BulkColumns`."""
+    return BulkColumns(
+        events,
+        [e.aggregate_id for e in events],
+        [e.version for e in events],
+        [e.id for e in events],
+        [e.event_type for e in events],
+        pa.array([e.timestamp for e in events], _UTC_MICROS),
+        pa.array([json_text(e.data) for e in events], pa.string()),
+    )
+
+
+_UTC_MICROS, _MICROS = pa.timestamp("us", tz="UTC"), pa.timestamp("us")
 
 
 # --- reading rows back: built for speed, since a replay reads every one ----------------------

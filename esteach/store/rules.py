@@ -267,6 +267,11 @@ def check_bulk(
             raise DuplicateEventId(f"bulk_import item {i} repeats event id {event.id!r}")
         seen.add(event.id)
         want = stream_version[stream] + 1
+        if isinstance(event.version, bool) or not isinstance(event.version, int):
+            raise InvalidInput(
+                f"bulk_import item {i} has version {event.version!r}: a version is an int "
+                f"(the next one of stream {stream!r} is {want})"
+            )
         if event.version != want:
             raise InvalidInput(
                 f"bulk_import item {i} is version {event.version} of stream "

@@ -1,0 +1,203 @@
+"""`esteach.store.bulk.checked_columns` (the DuckDB store's bulk import checks, over columns)
+gives the same verdict as `esteach.store.rules.check_bulk` (the rules one event at a time):
+the same error for a batch that breaks a rule, the same columns for one that does not."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from esteach import Event, EventMetadata
+from esteach.duck import json_text
+from esteach.jsondata import MAX_DEPTH
+from esteach.store.bulk import checked_columns
+from esteach.store.rules import check_bulk
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+HEADS = {"s-0": 2, "s-1": 0}  # what the store holds already
+
+
+def batch(n: int, streams: int = 3) -> list[Event]:
+    """``n`` good events over ``streams`` streams, in order."""
+    versions = dict(HEADS)
+    events = []
+    for i in range(n):
+        stream = f"s-{i % streams}"
+        versions[stream] = versions.get(stream, 0) + 1
+        events.append(
+            Event(
+                f"e-{i}",
+                stream,
+                "Thing",
+                "ThingHappened",
+                versions[stream],
+                START + timedelta(seconds=i),
+                {"n": i, "text": f"thing {i}"},
+                EventMetadata(correlation_id=f"c-{i}"),
+            )
+        )
+    return events
+
+
+def verdict(run: Any) -> tuple[str, str] | Any:
+    try:
+        return run()
+    except Exception as exc:  # the verdict is the error's type and message
+        return type(exc).__name__, str(exc)
+
+
+def both(events: list[Any], last: datetime | None = None) -> tuple[Any, Any]:
+    def heads(streams: list[str]) -> dict[str, int]:
+        return {s: HEADS[s] for s in streams if s in HEADS}
+
+    def columns() -> Any:
+        c = checked_columns(events, heads, last)
+        return (c.events, c.aggregate_ids, c.versions, c.ids, c.event_types,
+                c.timestamps.to_pylist(), c.data.to_pylist())  # fmt: skip
+
+    def one_by_one() -> Any:
+        checked = check_bulk(events, lambda s: HEADS.get(s, 0), last)
+        return (checked, [e.aggregate_id for e in checked], [e.version for e in checked],
+                [e.id for e in checked], [e.event_type for e in checked],
+                [e.timestamp.astimezone(UTC) for e in checked],
+                [json_text(e.data) for e in checked])  # fmt: skip
+
+    return verdict(columns), verdict(one_by_one)
+
+
+def deep(levels: int) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        data = {"x": data}
+    return data
+
+
+# Each: (what is wrong, how to break event 5 of a good batch of 9).
+DEFECTS: list[tuple[str, Any]] = [
+    ("not an event", lambda e: "an event"),
+    ("version gap", lambda e: replace(e, version=e.version + 1)),
+    ("version repeated", lambda e: replace(e, version=e.version - 1)),
+    ("version a bool", lambda e: replace(e, version=True)),
+    ("version a float", lambda e: replace(e, version=float(e.version))),
+    ("duplicate id", lambda e: replace(e, id="e-1")),
+    ("blank id", lambda e: replace(e, id="  ")),
+    ("empty id", lambda e: replace(e, id="")),
+    ("id with a tab", lambda e: replace(e, id="e\t5")),
+    ("id with NUL", lambda e: replace(e, id="e\x005")),
+    ("id too long", lambda e: replace(e, id="e" * 300)),
+    ("id not a str", lambda e: replace(e, id=5)),
+    ("id a half surrogate", lambda e: replace(e, id="e-\ud800")),
+    ("stream blank", lambda e: replace(e, aggregate_id=" ", version=1)),
+    ("stream not a str", lambda e: replace(e, aggregate_id=7, version=1)),
+    ("stream with newline", lambda e: replace(e, aggregate_id="s\n1", version=1)),
+    ("bad event type", lambda e: replace(e, event_type="esteach.Thing")),
+    ("event type not a str", lambda e: replace(e, event_type=None)),
+    ("naive timestamp", lambda e: replace(e, timestamp=datetime(2024, 1, 1, 0, 0, 9))),
+    ("timestamp goes back", lambda e: replace(e, timestamp=START)),
+    ("data not a dict", lambda e: replace(e, data=[1, 2])),
+    ("data NaN", lambda e: replace(e, data={"x": math.nan})),
+    ("data infinity", lambda e: replace(e, data={"x": [math.inf]})),
+    ("data a tuple", lambda e: replace(e, data={"x": (1, 2)})),
+    ("data an int key", lambda e: replace(e, data={1: "x"})),
+    ("data a bool key", lambda e: replace(e, data={"a": {True: 1}})),
+    ("data a datetime", lambda e: replace(e, data={"at": START})),
+    ("data a set", lambda e: replace(e, data={"x": {1}})),
+    ("data a half surrogate", lambda e: replace(e, data={"x": "a\udc00"})),
+    ("data a half surrogate key", lambda e: replace(e, data={"\ud800": 1})),
+    ("data too deep", lambda e: replace(e, data=deep(MAX_DEPTH + 1))),
+]
+# Each: (what is unusual but right, how event 5 carries it).
+FINE: list[tuple[str, Any]] = [
+    ("deep but allowed", lambda e: replace(e, data=deep(MAX_DEPTH))),
+    ("many brackets, shallow", lambda e: replace(e, data={"x": [[1]] * 80, "y": [{}] * 40})),
+    ("brackets in strings", lambda e: replace(e, data={"x": "{[" * 200})),
+    ("non-ASCII text", lambda e: replace(e, data={"name": "Ада 🚀", "ключ": "é"})),
+    ("another time zone", lambda e: replace(
+        e, timestamp=e.timestamp.astimezone(timezone(timedelta(hours=-5))))),
+    ("same timestamp as before", lambda e: replace(e, timestamp=START + timedelta(seconds=4))),
+    ("floats and big ints", lambda e: replace(e, data={"f": 1e16, "z": -0.0, "g": 2**70})),
+    ("nested nulls", lambda e: replace(e, data={"a": [None, {"b": None}]})),
+    ("an id with other control chars", lambda e: replace(e, id="e\x1f5")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("what, defect", DEFECTS, ids=[d[0] for d in DEFECTS])
+def test_a_broken_rule_gives_the_error_the_one_by_one_check_gives(what: str, defect: Any) -> None:
+    events: list[Any] = batch(9)
+    events[5] = defect(events[5])
+    columns, one_by_one = both(events)
+    assert isinstance(one_by_one, tuple) and len(one_by_one) == 2, f"{what} was not refused"
+    assert columns == one_by_one
+
+
+@pytest.mark.parametrize("what, change", FINE, ids=[f[0] for f in FINE])
+def test_an_unusual_but_right_batch_gives_the_same_columns(what: str, change: Any) -> None:
+    events = batch(9)
+    events[5] = change(events[5])
+    columns, one_by_one = both(events)
+    assert isinstance(columns, tuple) and len(columns) == 7, f"{what} was refused: {columns}"
+    assert columns == one_by_one
+
+
+def test_the_last_commit_time_is_a_floor() -> None:
+    assert both(batch(3), last=START + timedelta(seconds=1))[0][0] == "InvalidInput"
+    assert len(both(batch(3), last=START)[0][0]) == 3
+
+
+def test_an_empty_batch_is_no_columns() -> None:
+    assert both([]) == (([], [], [], [], [], [], []),) * 2
+
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
+json_like = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.tuples(children)
+        | st.dictionaries(st.text(max_size=3) | st.integers(0, 3), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(database=None, deadline=None, max_examples=300)
+@given(
+    data=st.lists(st.dictionaries(st.text(max_size=4), json_like, max_size=3), min_size=1,
+                  max_size=6),
+    slips=st.lists(st.sampled_from([0, 0, 0, 0, 0, 1, -1]), min_size=6, max_size=6),
+    seconds=st.lists(st.sampled_from([0, 1, 1, 2, -1]), min_size=6, max_size=6),
+)  # fmt: skip
+def test_any_batch_gets_the_one_by_one_verdict(
+    data: list[dict[str, Any]], slips: list[int], seconds: list[int]
+) -> None:
+    """Generated batches: odd data (tuples, int keys, NaN), versions and times out of order."""
+    events, versions = [], dict(HEADS)
+    for i, item in enumerate(data):
+        stream = f"s-{i % 2}"
+        versions[stream] += 1
+        events.append(Event(f"e-{i}", stream, "T", "ThingHappened", versions[stream] + slips[i],
+                            START + timedelta(seconds=sum(seconds[: i + 1])), item))  # fmt: skip
+    columns, one_by_one = both(events)
+    if isinstance(columns, tuple) and len(columns) == 7:
+        ACCEPTED.append(len(events))
+        assert json.dumps(columns[6]) == json.dumps(one_by_one[6])  # NaN-safe comparison
+        assert columns[:6] == one_by_one[:6]
+    else:
+        assert columns == one_by_one
+
+
+ACCEPTED: list[int] = []
+
+
+def test_the_generated_batches_were_sometimes_accepted() -> None:
+    """The property above proves little if every batch it made was refused."""
+    if not ACCEPTED:
+        pytest.skip("run with the property test before it")
+    assert len(ACCEPTED) >= 10
