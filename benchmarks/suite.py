@@ -727,12 +727,14 @@ def ratios(rows: list[dict[str, Any]], lengths: list[int]) -> list[dict[str, Any
         div(find(rows, f"one {APPEND_EVENTS:,}-event append_events (duckdb file, columnar)"),
             100_000.0),
         ">= 1", lambda v: v >= 1)  # fmt: skip
+    # The target is against the prebuilt frame (DuckDB's own cost of the insert);
+    # the frame built in the timing is the fairer comparison, shown beside it.
+    add("bulk_import / raw pandas INSERT (frame prebuilt)",
+        div(find(rows, "esteach bulk_import"), find(rows, "raw pandas INSERT (frame prebuilt)")),
+        ">= 0.5", lambda v: v >= 0.5)  # fmt: skip
     add("bulk_import / raw pandas INSERT (incl. building frame)",
         div(find(rows, "esteach bulk_import"),
             find(rows, "raw pandas INSERT (incl. building frame)")),
-        ">= 0.5", lambda v: v >= 0.5)  # fmt: skip
-    add("bulk_import / raw pandas INSERT (frame prebuilt)",
-        div(find(rows, "esteach bulk_import"), find(rows, "raw pandas INSERT (frame prebuilt)")),
         "(>= 0.5)", lambda v: v >= 0.5)  # fmt: skip
     if 10_000 in lengths:
         add("10k full replay: eventsourcing SQLite / esteach duckdb file",
@@ -797,8 +799,8 @@ def ratios(rows: list[dict[str, Any]], lengths: list[int]) -> list[dict[str, Any
         "(>= 10)", lambda v: v >= 10)  # fmt: skip
     for subject in MEMORY_CASES.values():
         add(f"{subject} MiB / 1,024", div(find(rows, subject), 1024.0), "< 1", lambda v: v < 1)
-    add("set-based rebuild events/s from a duckdb file / 100,000",
-        div(find(rows, "set-based rebuild (duckdb file)"), 100_000.0),
+    add("set-based rebuild events/s from a duckdb file / 2,000,000",
+        div(find(rows, "set-based rebuild (duckdb file)"), 2_000_000.0),
         ">= 1", lambda v: v >= 1)  # fmt: skip
     return out
 
