@@ -12,6 +12,7 @@ import esteach.store.duckdb as duckdb_store
 from esteach import (
     DuckDBEventStore,
     DuplicateEventId,
+    Event,
     EventStoreError,
     InvalidInput,
     NewEvent,
@@ -161,6 +162,29 @@ def test_with_more_streams_than_it_keeps_the_store_asks_the_file_and_stays_right
         with pytest.raises(WrongExpectedVersion):
             store.append_events("s0", 0, created())
         assert store.append_events("s0", 1, created())[0].version == 2
+
+
+def test_a_bulk_import_of_more_streams_than_it_keeps_leaves_the_store_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The heads a bulk import remembers: the newest streams when there are too many."""
+    monkeypatch.setattr(duckdb_store, "MAX_KNOWN_STREAMS", 3)
+    with DuckDBEventStore(":memory:") as store:
+        store.append_events("s0", 0, created())  # known, then imported again: moves to the end
+        at = store.read_all()[-1].timestamp
+        versions = {"s0": 1}
+        events = []
+        for i in range(8):
+            stream = f"s{i % 5}"
+            versions[stream] = versions.get(stream, 0) + 1
+            events.append(Event(f"b{i}", stream, "T", "UserCreated", versions[stream], at, {}))
+        assert store.bulk_import(events) == 8
+        conn = counting(store)
+        assert [store.stream_version(f"s{i}") for i in range(5)] == [3, 2, 2, 1, 1]
+        assert len(conn.statements) >= 2, "the streams it forgot are asked of the file"
+        assert store.append_events("s2", 2, created())[0].version == 3
+        with pytest.raises(WrongExpectedVersion):
+            store.append_events("s4", 0, created())
 
 
 def test_after_an_append_the_file_refused_the_store_asks_the_file_again() -> None:

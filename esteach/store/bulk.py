@@ -210,9 +210,11 @@ def _data_texts(datas: list[Any]) -> Any | None:
     except RecursionError:
         return None
     column = pa.array(texts, pa.string())
-    # Nesting: a text with at most MAX_DEPTH brackets and braces cannot nest deeper; the rare
-    # one with more is measured by the check of one event at a time.
-    openers = pc.add(pc.count_substring(column, "{"), pc.count_substring(column, "["))
-    if pc.max(openers).as_py() > MAX_DEPTH:
-        return None
+    # Nesting: a text nesting deeper than MAX_DEPTH opens and closes more than MAX_DEPTH
+    # brackets or braces, so is longer than twice that: usually no text is, and none is
+    # counted. The rare one with more openers is measured by the check one event at a time.
+    if max(map(len, texts)) > 2 * MAX_DEPTH:
+        openers = pc.add(pc.count_substring(column, "{"), pc.count_substring(column, "["))
+        if pc.max(openers).as_py() > MAX_DEPTH:
+            return None
     return column

@@ -162,6 +162,19 @@ class _StreamHeads:
             self._complete = False
             self._doubtful.clear()
 
+    def remember_all(self, heads: dict[str, int]) -> None:
+        """`remember` for many streams at once (a bulk import's), in their order."""
+        known = self._heads
+        for stream in heads.keys() & known.keys():  # moved to the end, as remember does
+            del known[stream]
+        known.update(heads)
+        self._doubtful.difference_update(heads)
+        if len(known) > self._maxsize:
+            for _ in range(len(known) - self._maxsize):
+                known.popitem(last=False)
+            self._complete = False
+            self._doubtful.clear()
+
     def forget(self, aggregate_id: str) -> None:
         self._heads.pop(aggregate_id, None)
         if self._complete:
@@ -451,9 +464,10 @@ class DuckDBEventStore:
                 ) from None
         database.head += len(checked)
         database.last_timestamp = checked[-1].timestamp
-        heads = dict(zip(columns.aggregate_ids, columns.versions, strict=True))  # each's last
-        for stream, version in heads.items():  # under the lock, so these heads are the truth
-            database.streams.remember(stream, version)
+        # Each stream's last version, remembered under the lock, so these heads are the truth.
+        database.streams.remember_all(
+            dict(zip(columns.aggregate_ids, columns.versions, strict=True))
+        )
         database.signal.appended(database.head)
         return len(checked)
 
