@@ -132,3 +132,14 @@ def test_quick_suite_runs_and_writes_the_expected_csv(tmp_path: Path) -> None:
         )
         assert all(r["met"] in (("",) if unmeasured else ("yes", "no")) for r in rs), subject
     assert any("command path (AggregateCache) / raw" in subject for subject in ratios)
+
+    # benchmarks/markdown.py prints the README's tables from that CSV: a table per section,
+    # a line per row.
+    shown = subprocess.run(
+        [sys.executable, str(SUITE.parent / "markdown.py"), str(tmp_path / "suite.csv")],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=True,
+    ).stdout  # fmt: skip
+    assert [line for line in shown.splitlines() if line.startswith("**")] == [
+        f"**{section}**" for section in by_section
+    ]
+    assert sum(line.startswith("| ") for line in shown.splitlines()) == len(rows) + len(by_section)
