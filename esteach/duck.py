@@ -148,16 +148,21 @@ def is_interrupt(exc: BaseException) -> bool:
     """Whether ``exc`` is the stop button: ``KeyboardInterrupt`` or DuckDB's interrupt error.
 
     DuckDB also turns a ``KeyboardInterrupt`` raised in Python code it calls (pandas, while it
-    scans a registered DataFrame) into a ``duckdb.Error`` holding that traceback as text.
+    scans a registered DataFrame; pyarrow, while it counts or reads a registered Arrow table)
+    into a ``duckdb.Error`` holding that traceback, or its last line, as text.
     """
-    return (
-        isinstance(exc, KeyboardInterrupt)
-        or (isinstance(exc, RuntimeError) and str(exc).startswith(INTERRUPTED))
-        or (isinstance(exc, duckdb.Error) and _INTERRUPTED_IN_PYTHON in str(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    if isinstance(exc, RuntimeError) and str(exc).startswith(INTERRUPTED):
+        return True
+    return isinstance(exc, duckdb.Error) and any(
+        mark in str(exc) for mark in _INTERRUPTED_IN_PYTHON
     )
 
 
-_INTERRUPTED_IN_PYTHON = "\nKeyboardInterrupt"
+# How DuckDB writes a KeyboardInterrupt it caught in Python: a traceback (pandas), or
+# "... registered as 'x' as Arrow data failed: KeyboardInterrupt: " (pyarrow).
+_INTERRUPTED_IN_PYTHON = ("\nKeyboardInterrupt", "failed: KeyboardInterrupt")
 
 
 def interrupt(exc: BaseException) -> KeyboardInterrupt:

@@ -300,3 +300,38 @@ def test_an_interrupt_at_any_statement_of_a_sqlite_append_leaves_the_store_usabl
         assert [e.global_position for e in store.read_all()] == [1, 2, 3]
         assert more[0].global_position == 3 == store.head_position()
         store.close()
+
+
+def test_an_interrupt_duckdb_caught_in_python_code_it_called_is_still_the_stop_button() -> None:
+    """DuckDB turns a KeyboardInterrupt raised in Python it calls (pyarrow, pandas) into an
+    error of its own; `is_interrupt` knows each form and `interrupt` gives it back."""
+    import duckdb
+    import pyarrow as pa
+
+    from esteach.duck import interrupt, is_interrupt
+
+    schema = pa.schema([("x", pa.int64())])
+
+    def batches(error: BaseException) -> Any:
+        yield pa.record_batch([pa.array([1])], schema=schema)
+        raise error
+
+    conn = duckdb.connect()
+    caught = []
+    for name, error in (("stopped", KeyboardInterrupt()), ("broken", ValueError("boom"))):
+        conn.register(name, pa.RecordBatchReader.from_batches(schema, batches(error)))
+        with pytest.raises(duckdb.Error) as raised:
+            conn.sql(f"SELECT sum(x) FROM {name}").fetchall()
+        caught.append(raised.value)
+    assert [is_interrupt(exc) for exc in caught] == [True, False]
+    assert isinstance(interrupt(caught[0]), KeyboardInterrupt)
+    # The form a SIGINT gives while DuckDB counts or reads a registered Arrow table (seen in
+    # tests/test_faults_signals.py), and a failure that only mentions the word.
+    for text, stop in [
+        ("Invalid Input Error: counting the rows of the object registered as 'p' failed: "
+         "KeyboardInterrupt: ", True),
+        ("Invalid Input Error: reading the object registered as 'p' as Arrow data failed: "
+         "KeyboardInterrupt: ", True),
+        ("Invalid Input Error: no column named KeyboardInterrupt", False),
+    ]:  # fmt: skip
+        assert is_interrupt(duckdb.InvalidInputException(text)) is stop

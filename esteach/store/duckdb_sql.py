@@ -23,7 +23,7 @@ from esteach.duck import json_text, naive_utc
 from esteach.errors import (
     IncompatibleFile,
 )
-from esteach.events import Event
+from esteach.events import Event, EventMetadata
 from esteach.jsondata import FrozenDict, freeze
 from esteach.store.bulk import BulkColumns
 from esteach.store.rules import (
@@ -335,6 +335,25 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NO_HEADERS = FrozenDict()
 
 
+def _metadata(*columns: list[Any]) -> list[EventMetadata]:
+    """The rows' metadata; a row whose metadata equals the row before's shares its object (they
+    are frozen): the events of one command do, and so do those of an imported log."""
+    out: list[EventMetadata] = []
+    append = out.append
+    last: tuple[Any, ...] | None = None
+    metadata = None
+    for row in zip(*columns, strict=True):
+        if row != last:
+            correlation_id, causation_id, user_id, source, schema_version, headers = row
+            metadata = stored_metadata(
+                correlation_id, causation_id, user_id, source, schema_version,
+                _NO_HEADERS if headers is None else freeze(json.loads(headers)),
+            )  # fmt: skip
+            last = row
+        append(metadata)  # type: ignore[arg-type]
+    return out
+
+
 def _events(columns: list[list[Any]]) -> list[Event]:
     """The columns of ``READ`` as events, built for speed: a replay reads every one.
 
@@ -348,7 +367,6 @@ def _events(columns: list[list[Any]]) -> list[Event]:
     if not positions:
         return []
     data = json.loads("[" + ",".join(texts) + "]")
-    headers = [_NO_HEADERS if text is None else freeze(json.loads(text)) for text in header_texts]
     return [
         stored_event(
             event_id,
@@ -358,18 +376,16 @@ def _events(columns: list[list[Any]]) -> list[Event]:
             version,
             _EPOCH + timedelta(0, 0, microseconds),
             event_data,
-            stored_metadata(
-                correlation_id, causation_id, user_id, source, schema_version, event_headers
-            ),
+            metadata,
             position,
         )
         for (
             position, aggregate_id, version, event_id, aggregate_type, event_type, microseconds,
-            event_data, correlation_id, causation_id, user_id, source, schema_version,
-            event_headers,
+            event_data, metadata,
         ) in zip(
             positions, aggregate_ids, versions, ids, aggregate_types, event_types, timestamps,
-            data, correlation_ids, causation_ids, user_ids, sources, schema_versions, headers,
+            data, _metadata(correlation_ids, causation_ids, user_ids, sources, schema_versions,
+                            header_texts),
             strict=True,
         )
     ]  # fmt: skip
