@@ -13,6 +13,7 @@ from esteach import (
     DuckDBEventStore,
     DuplicateEventId,
     Event,
+    EventMetadata,
     EventStoreError,
     InvalidInput,
     NewEvent,
@@ -245,3 +246,17 @@ def test_a_big_append_goes_in_as_a_frame_with_the_same_rows_as_by_values() -> No
             rows = store.sql("SELECT * EXCLUDE (timestamp) FROM events ORDER BY 1").fetchall()
             tables.append(rows)
     assert tables[0] == tables[1]
+
+
+def test_events_read_back_share_equal_metadata_and_keep_different_metadata_apart() -> None:
+    same = EventMetadata(correlation_id="c-1", headers={"tenant": "a"})
+    other = EventMetadata(correlation_id="c-1", headers={"tenant": "b"})
+    with DuckDBEventStore(":memory:") as store:
+        kinds = [same, same, other, same]
+        store.append_events("s", 0, [NewEvent("ItemAdded", {}, metadata=m) for m in kinds])
+        events = store.read_all()
+    metadata = [e.metadata for e in events]
+    assert metadata == [same, same, other, same]
+    assert metadata[0] is metadata[1], "a row with the row before's metadata shares its object"
+    assert metadata[2] is not metadata[1] and metadata[3] is not metadata[1]
+    assert metadata[0].headers == {"tenant": "a"} and metadata[2].headers == {"tenant": "b"}
