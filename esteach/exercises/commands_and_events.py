@@ -233,8 +233,8 @@ def _event_changed(event: DomainEvent, how: str) -> NotYet:
         f"applying {event!r} {how}: an event is a fact that already happened; apply_event "
         f"reads it and changes only self",
         mistake="event changed",
-        hint="Assign to self (self.due_on = event.due_on), never to the event; a replay must "
-        "find every event as it was recorded.",
+        hint="Assign to self, from the event (self.x = event.x), never to the event; a replay "
+        "must find every event as it was recorded.",
     )
 
 
@@ -295,12 +295,13 @@ def _replay(
             cause = verdict.__cause__
             if isinstance(cause, dataclasses.FrozenInstanceError):
                 raise _event_changed(event, f"raised {describe_error(cause)}") from cause
-            if isinstance(cause, AttributeError):
+            said = describe_error(cause) if isinstance(cause, AttributeError) else ""
+            if "setter" in said or "can't set" in said:  # set a property: Python 3.11, 3.10
                 for name, (why, mistake, hint) in read_only.items():
-                    if f"'{name}'" in describe_error(cause):
+                    if f"'{name}'" in said:
                         raise NotYet(
-                            f"applying {event!r} raised {describe_error(cause)}: apply_event "
-                            f"set self.{name}, but {why}",
+                            f"applying {event!r} raised {said}: apply_event set "
+                            f"self.{name}, but {why}",
                             mistake=mistake,
                             hint=hint,
                         ) from cause
