@@ -62,6 +62,7 @@ from esteach.exercises.cart import (
     ItemRemoved,
 )
 from esteach.exercises.concurrency import execute
+from esteach.exercises.loan import LoanBase
 from esteach.exercises.snapshots_and_caching import STREAM_LENGTH, Profile, StaleCache
 from esteach.repository import Repository
 from esteach.snapshots import InMemorySnapshotStore
@@ -532,65 +533,409 @@ right("1.3", learner_test_other_history)
 
 # --- 1.4: model the events yourself -------------------------------------------------------------
 
+LOAN_NAMES = {"dataclass": dataclass, "DomainEvent": ce.DomainEvent, "LoanBase": LoanBase}
+# The reference's events and apply, as a learner writes them in the notebook: the slips below
+# replace one of them.
+LOAN_EVENTS_SOURCE = """
+@dataclass(frozen=True)
+class BookBorrowed(DomainEvent):
+    member_id: str
+    book_id: str
+    due_on: str
 
-def loan(**changes: Any) -> dict[str, Any]:
-    """The reference loan events, with ``changes`` (a learner's slips) put in."""
+@dataclass(frozen=True)
+class LoanExtended(DomainEvent):
+    due_on: str
+
+@dataclass(frozen=True)
+class BookReturned(DomainEvent):
+    returned_on: str
+
+@dataclass(frozen=True)
+class FineCharged(DomainEvent):
+    amount_cents: int
+"""
+LOAN_BRANCHES = {
+    "BookBorrowed": "self.member_id, self.book_id, self.due_on = (\n"
+    "                event.member_id, event.book_id, event.due_on)",
+    "LoanExtended": "self.due_on = event.due_on",
+    "BookReturned": "self.returned_on = event.returned_on",
+    "FineCharged": "self.fines_cents += event.amount_cents",
+}
+
+
+def loan_answer(
+    events: str = "", steps: dict[str, str] | None = None, **branches: str
+) -> tuple[Any, Any]:
+    """(events, Loan) as a learner's cells make them: the reference's event classes with
+    ``events`` (more class definitions, which replace theirs) after them, ``steps`` (step ->
+    class name) instead of the reference's dict, and ``branches`` (event class name -> the
+    body of its branch in apply_event; "" leaves the branch out) instead of the reference's."""
+    chosen = {**LOAN_BRANCHES, **branches}
+    apply = "".join(
+        f"        {'if' if not index else 'elif'} isinstance(event, {name}):\n            {body}\n"
+        for index, (name, body) in enumerate((n, b) for n, b in chosen.items() if b)
+    )
+    steps = steps or {
+        "borrow": "BookBorrowed",
+        "extend": "LoanExtended",
+        "return": "BookReturned",
+        "fine": "FineCharged",
+    }
+    return loan_cells(
+        LOAN_EVENTS_SOURCE
+        + textwrap.dedent(events)
+        + "\nevents = {"
+        + ", ".join(f"{step!r}: {name}" for step, name in steps.items())
+        + "}\n\nclass Loan(LoanBase):\n    def apply_event(self, event):\n"
+        + apply
+    )
+
+
+def loan_cells(source: str) -> tuple[Any, Any]:
+    """(events, Loan) as the learner's cells of exercise 1.4 define them."""
+    namespace = learner_code(textwrap.dedent(source), **LOAN_NAMES)
+    return namespace["events"], namespace["Loan"]
+
+
+def renamed(**names: str) -> dict[str, str]:
+    """The steps' class names, with ``names`` (step -> a learner's class name) put in."""
+    reference = {step: cls.__name__ for step, cls in ce.LOAN_EVENTS.items()}
+    return {**reference, **names}
+
+
+def loan_events(**changes: Any) -> dict[str, Any]:
+    """The reference's event classes, with ``changes`` (step -> a learner's answer) put in."""
     return {**ce.LOAN_EVENTS, **changes}
 
 
+# The names and the data of the events.
 wrong(
     "1.4",
-    loan(borrow=("BorrowBook", ["member_id", "book_id", "due_on"])),
+    *loan_answer(
+        """
+        @dataclass(frozen=True)
+        class BorrowBook(DomainEvent):
+            member_id: str
+            book_id: str
+            due_on: str
+        """,
+        steps=renamed(borrow="BorrowBook"),
+        BookBorrowed="",
+    ),
     tag="command-like name",
     says="reads as a command",
 )
-wrong("1.4", loan(extend=("LoanUpdated", ["due_on"])), tag="vague name", says="something changed")
-wrong("1.4", loan(extend=("LoanExtend", ["due_on"])), tag="not past tense", says="past tense")
 wrong(
     "1.4",
-    loan(**{"return": ("BookReturned", ["returned_on", "was_late"])}),
+    *loan_answer(
+        """
+        @dataclass(frozen=True)
+        class LoanUpdated(DomainEvent):
+            due_on: str
+        """,
+        steps=renamed(extend="LoanUpdated"),
+    ),
+    tag="vague name",
+    says="something changed",
+)
+wrong(
+    "1.4",
+    *loan_answer(
+        """
+        @dataclass(frozen=True)
+        class LoanExtend(DomainEvent):
+            due_on: str
+        """,
+        steps=renamed(extend="LoanExtend"),
+    ),
+    tag="not past tense",
+    says="past tense",
+)
+wrong(
+    "1.4",
+    *loan_answer(
+        """
+        @dataclass(frozen=True)
+        class BookReturned(DomainEvent):
+            returned_on: str
+            was_late: bool
+        """
+    ),
     tag="derived data stored",
     says="'was_late'",
 )
 wrong(
     "1.4",
-    loan(extend=("LoanExtended", ["old_due_on", "due_on"])),
+    *loan_answer(
+        """
+        @dataclass(frozen=True)
+        class LoanExtended(DomainEvent):
+            old_due_on: str
+            due_on: str
+        """
+    ),
     tag="derived data stored",
     says="old due date",
 )
-wrong("1.4", loan(fine=("FineCharged", [])), tag="data missing", says="how much")
 wrong(
     "1.4",
-    loan(borrow=("BookBorrowed", ["member_id", "book_id"])),
+    *loan_answer(
+        """
+        @dataclass(frozen=True)
+        class FineCharged(DomainEvent):
+            pass
+        """,
+        FineCharged="self.fines_cents += 100",
+    ),
+    tag="data missing",
+    says="how much",
+)
+wrong(
+    "1.4",
+    *loan_answer(
+        """
+        @dataclass(frozen=True)
+        class BookBorrowed(DomainEvent):
+            member_id: str
+            book_id: str
+        """
+    ),
     tag="data missing",
     says="when it is due",
 )
 wrong(
     "1.4",
-    loan(fine=("BookReturned", ["amount_cents"])),
+    loan_events(fine=ce.BookReturned),
+    ce.Loan,
     tag="one event for two facts",
     says="both 'BookReturned'",
 )
-wrong("1.4", {"borrow": ce.LOAN_EVENTS["borrow"]}, tag="step left out", says="'extend'")
-wrong("1.4", loan(fine=("fine charged", ["amount"])), tag="not a class name", says="CamelCase")
-wrong("1.4", loan(fine="FineCharged"), tag="wrong answer type", says="write a pair")
+wrong("1.4", {"borrow": ce.BookBorrowed}, ce.Loan, tag="step left out", says="'extend'")
+wrong(
+    "1.4",
+    *loan_answer(
+        """
+        @dataclass(frozen=True)
+        class fine_charged(DomainEvent):
+            amount_cents: int
+        """,
+        steps=renamed(fine="fine_charged"),
+    ),
+    tag="not a class name",
+    says="CamelCase",
+)
+wrong("1.4", loan_events(fine="FineCharged"), ce.Loan, tag="wrong answer type", says="a frozen")
+wrong(
+    "1.4",
+    loan_events(fine=("FineCharged", ["amount_cents"])),
+    ce.Loan,
+    tag="wrong answer type",
+    says="write an event class",
+)
+wrong(
+    "1.4",
+    loan_events(fine=ce.FineCharged(150)),
+    ce.Loan,
+    tag="wrong answer type",
+    says="without the brackets",
+)
+wrong(
+    "1.4",
+    *loan_answer(
+        """
+        @dataclass(frozen=True)
+        class FineCharged(DomainEvent):
+            amount_cents: int
+            clerk: str
+        """
+    ),
+    tag="field not understood",
+    says="a field 'clerk'",
+)
+wrong(
+    "1.4",
+    *loan_answer(
+        """
+        @dataclass(frozen=True)
+        class FineCharged(DomainEvent):
+            amount_cents: str
+        """
+    ),
+    tag="field type",
+    says="amount_cents must be str, got int 150",
+)
+# The apply_event: the histories played through it.
+wrong("1.4", *loan_answer(LoanExtended=""), tag="event ignored", says="ignores LoanExtended")
+wrong("1.4", *loan_answer(BookReturned=""), tag="event ignored", says="ignores BookReturned")
+wrong(
+    "1.4",
+    *loan_answer(FineCharged="self.fines_cents = event.amount_cents"),
+    tag="replaced instead of added",
+    says="replaced the total",
+)
+wrong(
+    "1.4",
+    *loan_answer(
+        BookBorrowed="self.member_id, self.book_id, self.due_date = (\n"
+        "                event.member_id, event.book_id, event.due_on)"
+    ),
+    tag="field not set",
+    says="went to self.due_date",
+)
+wrong(
+    "1.4",
+    *loan_answer(FineCharged="self.fines_cents += event.amount_cents / 100"),
+    tag="wrong state",
+    says="fines_cents is 1.5, expected 150",
+)
+wrong(
+    "1.4",
+    *loan_answer(BookReturned="self.returned_on = self.due_on"),
+    tag="wrong state",
+    says="returned_on is '2025-04-07', expected '2025-04-10'",
+)
+wrong(
+    "1.4",
+    *loan_answer(
+        BookReturned="self.returned_on = event.returned_on\n"
+        "            self.returned_late = self.returned_on > self.due_on"
+    ),
+    tag="derived state set by hand",
+    says="set self.returned_late",
+)
+wrong(
+    "1.4",
+    *loan_answer(
+        FineCharged="event.amount_cents += self.fines_cents\n"
+        "            self.fines_cents = event.amount_cents"
+    ),
+    tag="event changed",
+    says="an event is a fact",
+)
+wrong(
+    "1.4",
+    *loan_answer(
+        """
+        @dataclass
+        class FineCharged(DomainEvent):
+            amount_cents: int
+        """,
+        FineCharged="event.amount_cents += self.fines_cents\n"
+        "            self.fines_cents = event.amount_cents",
+    ),
+    tag="event changed",
+    says="changed the event's amount_cents",
+)
+wrong(
+    "1.4",
+    *loan_answer(BookReturned="self.returned_on = event.due_on"),
+    tag="raised",
+    says="has no attribute 'due_on'",
+)
+wrong(
+    "1.4",
+    *loan_answer(
+        BookReturned="import datetime\n"
+        "            self.returned_on = datetime.date.today().isoformat()"
+    ),
+    tag="impure apply_event",
+    says="read the clock",
+)
+wrong("1.4", ce.LOAN_EVENTS, type("Loan", (LoanBase,), {}), tag="no apply_event", says="Loan")
+wrong("1.4", ce.LOAN_EVENTS, ce.Loan("loan-1"), tag="wrong answer type", says="LoanBase")
 right(
     "1.4",
-    {
-        "borrow": ("LoanStarted", ["patron_id", "isbn", "due_date"]),
-        "extend": ("DueDateExtended", ["due_date"]),
-        "return": ("BookBroughtBack", ["date"]),
-        "fine": ("LateFeePaid", ["fee_cents"]),
-    },
+    *loan_cells(
+        """
+        @dataclass(frozen=True)
+        class LoanStarted(DomainEvent):
+            patron_id: str
+            isbn: str
+            borrowed_on: str
+            due_date: str
+
+        @dataclass(frozen=True)
+        class LoanRenewed(DomainEvent):
+            new_due_date: str
+
+        @dataclass(frozen=True)
+        class BookBroughtBack(DomainEvent):
+            date: str
+
+        @dataclass(frozen=True)
+        class FeeCharged(DomainEvent):
+            fee_cents: int
+            reason: str
+
+        events = {
+            "fine": FeeCharged,
+            "return": BookBroughtBack,
+            "extend": LoanRenewed,
+            "borrow": LoanStarted,
+        }
+
+        class Loan(LoanBase):
+            def apply_event(self, event):
+                match event:
+                    case LoanStarted(patron_id=who, isbn=book, due_date=due):
+                        self.member_id, self.book_id, self.due_on = who, book, due
+                    case LoanRenewed(new_due_date=due):
+                        self.due_on = due
+                    case BookBroughtBack(date=day):
+                        self.returned_on = day
+                    case FeeCharged(fee_cents=cents):
+                        self.fines_cents = self.fines_cents + cents
+        """
+    ),
 )
 right(
     "1.4",
-    {
-        "fine": ["FineImposed", ("amount_euros",)],
-        "return": ["LoanEnded", ("returned_on",)],
-        "extend": ["LoanRenewed", ("new_due_on",)],
-        "borrow": ["BookLent", ("member", "book", "due_on")],
-    },
+    *loan_cells(
+        """
+        @dataclass
+        class BookLent(DomainEvent):
+            member: str
+            book: str
+            due_on: str
+
+        @dataclass
+        class DueDateExtended(DomainEvent):
+            until: str
+            extended_on: str
+
+        @dataclass
+        class LoanEnded(DomainEvent):
+            returned_on: str
+            book_id: str
+
+        @dataclass
+        class FineImposed(DomainEvent):
+            amountCents: int
+            memberId: str
+
+        events = {"borrow": BookLent, "extend": DueDateExtended, "return": LoanEnded,
+                  "fine": FineImposed}
+
+        class Loan(LoanBase):
+            def apply_event(self, event):
+                getattr(self, "on_" + type(event).__name__)(event)
+
+            def on_BookLent(self, event):
+                self.member_id = event.member
+                self.book_id = event.book
+                self.due_on = event.due_on
+
+            def on_DueDateExtended(self, event):
+                self.due_on = event.until
+
+            def on_LoanEnded(self, event):
+                self.returned_on = event.returned_on
+
+            def on_FineImposed(self, event):
+                self.fines_cents = sum([self.fines_cents, event.amountCents])
+        """
+    ),
 )
 
 

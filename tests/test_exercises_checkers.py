@@ -286,3 +286,21 @@ def test_the_float_watch_sees_a_float_in_a_helper_and_puts_float_back() -> None:
     result = EXERCISES["7.2"].check(namespace["credited"], **registry_for_72())
     assert result.mistake == "float on the way", result
     assert "float" not in namespace and sys.getprofile() is None
+
+
+def test_the_loan_story_comes_as_the_learners_events_once_they_are_written(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from esteach.exercises import commands_and_events as ce
+
+    story = ce.loan_story(ce.LOAN_EVENTS)
+    assert [type(event) for event in story] == list(ce.LOAN_EVENTS.values())
+    loan = ce.Loan("loan-1")
+    for event in story:
+        loan.apply_event(event)
+    assert (loan.due_on, loan.returned_on, loan.fines_cents) == ("2025-04-07", "2025-04-10", 150)
+    assert loan.returned_late and loan.days_late == 3
+    untouched = {"borrow": ____, "extend": ____, "return": ____, "fine": ____}
+    assert ce.loan_story(untouched) == [] and capsys.readouterr().out == ""
+    assert ce.loan_story({"borrow": ce.BookBorrowed}) == []
+    assert capsys.readouterr().out.startswith("Not yet: no event for 'extend'")

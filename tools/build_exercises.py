@@ -18,7 +18,9 @@ names a reference solution in the notebook's checker module, `esteach.exercises.
     # END SOLUTION
 
 A reference that is not a function (`INTERVAL`, the SQL text `BALANCES_AT`) fills the solved
-copy as an assignment, to the name the scaffold's first line assigns (`query = '''...'''`).
+copy as an assignment, to the name the scaffold's first assignment assigns (`query =
+'''...'''`; comments may come before it); a dict of classes (exercise 1.4's events) as
+the classes' source, then the dict.
 The tool writes `notebooks/exercises/NN_name_learner.ipynb` and `NN_name_solved.ipynb`, each
 run top to bottom in a fresh kernel: the learner copy's checks store "not attempted", the
 solved copy's "correct". NAMES are source names, or their starts (`01`); none means all.
@@ -71,7 +73,7 @@ def solved_lines(reference: object, indent: str, scaffold: list[str], where: str
     if isinstance(reference, types.FunctionType):
         text = body_source(reference)
     else:
-        assigned = ASSIGNED.match(scaffold[0]) if scaffold else None
+        assigned = next(filter(None, (ASSIGNED.match(line) for line in scaffold)), None)
         if assigned is None:
             raise notebooks.SourceError(
                 f"{where}: a value solution needs a scaffold line that assigns it (`x = ____`)"

@@ -1,20 +1,24 @@
-"""Exercises for notebook 01, commands and events: a shopping cart.
+"""Exercises for notebook 01, commands and events: a shopping cart, then a library loan.
 
 * ``ex1`` (1.1): write ``apply_event`` for the cart's four events.
 * ``ex2`` (1.2): enforce the rules of ``AddItem`` in ``handle_command``.
 * ``ex3`` (1.3): write the given / when / then test of one rule.
-* ``ex4`` (1.4): model the events of a library loan yourself: names and data.
+* ``ex4`` (1.4): model the events of a library loan yourself, names and data, and write the
+  ``apply_event`` that rebuilds a loan from them (`esteach.exercises.loan.LoanBase`).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
+from esteach.aggregate import Aggregate
 from esteach.errors import DomainError
-from esteach.events import DomainEvent
+from esteach.events import DomainEvent, Event, EventRegistry
 from esteach.exercises.cart import (
     CHECKED_OUT,
     MAX_PER_ITEM,
@@ -31,18 +35,25 @@ from esteach.exercises.cart import (
     RemoveItem,
 )
 from esteach.exercises.checking import call, call_pure, check_refusal, recorded
-from esteach.exercises.core import Exercise, NotYet, describe_error
+from esteach.exercises.core import Exercise, NotYet, describe_error, unfinished
+from esteach.exercises.loan import LOAN_STATE, LoanBase
 from esteach.exercises.purity import describe, watch
 from esteach.testing import changed_by, given
 
 __all__ = [
     "LOAN_EVENTS",
+    "BookBorrowed",
+    "BookReturned",
     "Cart",
     "CartWithRules",
+    "FineCharged",
+    "Loan",
+    "LoanExtended",
     "ex1",
     "ex2",
     "ex3",
     "ex4",
+    "loan_story",
     "test_checked_out_cart_takes_no_items",
 ]
 
@@ -201,54 +212,159 @@ def _refused(event: DomainEvent, situation: str, cause: BaseException) -> NotYet
     )
 
 
-def _check_history(cart_class: type[CartBase], history: list[DomainEvent]) -> None:
-    cart_id = "cart-1"
-    cart = call(cart_class, cart_id, doing=f"{cart_class.__name__}({cart_id!r})")
-    reference = Cart(cart_id)
-    envelopes = recorded(cart_class.aggregate_type, cart_id, history)
-    for event, envelope in zip(history, envelopes, strict=True):
-        situation = _situation(reference, event)
-        before = copy.deepcopy({f: getattr(cart, f, None) for f in _FIELDS})
+_PURE_HINT = (
+    "The event carries everything apply_event needs. Delete the call; if you need the time an "
+    "event happened, it is the recorded event's timestamp, which the store sets, never "
+    "apply_event."
+)
+_VERSION_COUNTED = (
+    "the base class counts versions (Aggregate.apply sets it from each recorded event, so a "
+    "replay cannot get it wrong)"
+)
+ReadOnly = Mapping[str, tuple[str, str, str]]
+"""Attributes the base class works out: name -> (why, mistake, hint), for apply_event that
+sets one (Python raises ``AttributeError: property ... has no setter``)."""
+WrongState = Callable[[DomainEvent, str, object, object, dict[str, Any], str], NotYet]
+OnError = Callable[[DomainEvent, NotYet, str], "NotYet | None"]
+
+
+def _event_changed(event: DomainEvent, how: str) -> NotYet:
+    return NotYet(
+        f"applying {event!r} {how}: an event is a fact that already happened; apply_event "
+        f"reads it and changes only self",
+        mistake="event changed",
+        hint="Assign to self, from the event (self.x = event.x), never to the event; a replay "
+        "must find every event as it was recorded.",
+    )
+
+
+def _fields_of(event: DomainEvent) -> dict[str, Any]:
+    return {f.name: getattr(event, f.name, None) for f in dataclasses.fields(event)}  # type: ignore[arg-type]
+
+
+class _Watching(EventRegistry):
+    """A registry that keeps the domain events it makes, to see apply_event change one."""
+
+    def __init__(self, classes: Iterable[type[DomainEvent]] = ()) -> None:
+        super().__init__()
+        self.made: list[DomainEvent] = []
+        for cls in classes:
+            self.register(cls)
+
+    def to_domain(self, event: Event, prefer: Iterable[str] = ()) -> DomainEvent:
+        made = super().to_domain(event, prefer)
+        self.made.append(made)
+        return made
+
+
+def _replay(
+    aggregate: Aggregate,
+    history: Sequence[DomainEvent],
+    reference: Aggregate,
+    reference_history: Sequence[DomainEvent],
+    fields: Sequence[str],
+    *,
+    rule: str,
+    read_only: ReadOnly,
+    wrong_state: WrongState,
+    on_error: OnError = lambda event, verdict, situation: None,
+    situation: Callable[[Any, DomainEvent], str] = lambda reference, event: "",
+    watching: _Watching | None = None,
+) -> None:
+    """Play ``history`` through ``aggregate.apply``, one recorded event at a time, and compare
+    ``fields`` after each with ``reference``, which plays ``reference_history`` (the same facts,
+    in the reference's events). ``situation`` says what about the reference, before an event,
+    makes that event special ("to a checked-out cart"); the hooks turn a failure into the
+    exercise's own message (``on_error`` may return ``None``: the plain "raised" stands)."""
+    envelopes = recorded(aggregate.aggregate_type, aggregate.aggregate_id, history)
+    expected = recorded(reference.aggregate_type, reference.aggregate_id, reference_history)
+    for event, envelope, reference_envelope in zip(history, envelopes, expected, strict=True):
+        where = situation(reference, event)
+        before = copy.deepcopy({f: getattr(aggregate, f, None) for f in fields})
         try:
             call_pure(
-                cart.apply,
+                aggregate.apply,
                 envelope,
                 doing=f"applying {event!r}",
                 what="apply_event",
-                rule="rule 5, apply only assigns state from the event; a replay next year "
-                "must give the same cart",
+                rule=rule,
                 mistake="impure apply_event",
-                hint="The event carries everything apply_event needs. Delete the call; if you "
-                "need the time an event happened, it is the recorded event's timestamp, which "
-                "the store sets, never apply_event.",
+                hint=_PURE_HINT,
             )
         except NotYet as verdict:
             cause = verdict.__cause__
-            if isinstance(cause, AttributeError) and "version" in describe_error(cause):
-                raise NotYet(
-                    f"applying {event!r} raised {describe_error(cause)}: apply_event set "
-                    f"self.version, but the base class counts versions (Aggregate.apply sets "
-                    f"it from each recorded event, so a replay cannot get it wrong)",
-                    mistake="version set by hand",
-                    hint="Delete the line that changes self.version; assign only customer, "
-                    "items and status.",
-                ) from cause
-            if cause is not None and situation:
-                raise _refused(event, situation, cause) from cause
-            raise
-        reference.apply(envelope)
-        for field in _FIELDS:
-            got, want = getattr(cart, field, None), getattr(reference, field)
-            if got == want:
-                continue
-            if situation and got == before[field]:
-                raise NotYet(
-                    f"after {event!r}, {field} is still {got!r}: apply_event skipped an event "
-                    f"{situation}, but {_RULES_BELONG}",
-                    mistake="rule in apply_event",
-                    hint=_RULES_HINT,
-                )
-            raise _state_mistake(event, field, got, want)
+            if isinstance(cause, dataclasses.FrozenInstanceError):
+                raise _event_changed(event, f"raised {describe_error(cause)}") from cause
+            said = describe_error(cause) if isinstance(cause, AttributeError) else ""
+            if "setter" in said or "can't set" in said:  # set a property: Python 3.11, 3.10
+                for name, (why, mistake, hint) in read_only.items():
+                    if f"'{name}'" in said:
+                        raise NotYet(
+                            f"applying {event!r} raised {said}: apply_event set "
+                            f"self.{name}, but {why}",
+                            mistake=mistake,
+                            hint=hint,
+                        ) from cause
+            raise (on_error(event, verdict, where) or verdict) from cause
+        if watching is not None and watching.made:
+            now = _fields_of(watching.made[-1])
+            if now != envelope.data:
+                changed = ", ".join(k for k in now if now[k] != envelope.data.get(k))
+                raise _event_changed(event, f"changed the event's {changed}")
+        reference.apply(reference_envelope)
+        for field in fields:
+            got, want = getattr(aggregate, field, None), getattr(reference, field)
+            if got != want:
+                raise wrong_state(event, field, got, want, before, where)
+
+
+def _cart_error(event: DomainEvent, verdict: NotYet, situation: str) -> NotYet | None:
+    cause = verdict.__cause__
+    return _refused(event, situation, cause) if cause is not None and situation else None
+
+
+def _cart_state(
+    event: DomainEvent,
+    field: str,
+    got: object,
+    want: object,
+    before: dict[str, Any],
+    situation: str,
+) -> NotYet:
+    if situation and got == before[field]:
+        return NotYet(
+            f"after {event!r}, {field} is still {got!r}: apply_event skipped an event "
+            f"{situation}, but {_RULES_BELONG}",
+            mistake="rule in apply_event",
+            hint=_RULES_HINT,
+        )
+    return _state_mistake(event, field, got, want)
+
+
+_CART_READ_ONLY: Final[ReadOnly] = {
+    "version": (
+        _VERSION_COUNTED,
+        "version set by hand",
+        "Delete the line that changes self.version; assign only customer, items and status.",
+    )
+}
+
+
+def _check_history(cart_class: type[CartBase], history: list[DomainEvent]) -> None:
+    cart_id = "cart-1"
+    _replay(
+        call(cart_class, cart_id, doing=f"{cart_class.__name__}({cart_id!r})"),
+        history,
+        Cart(cart_id),
+        history,
+        _FIELDS,
+        rule="rule 5, apply only assigns state from the event; a replay next year must give the "
+        "same cart",
+        read_only=_CART_READ_ONLY,
+        wrong_state=_cart_state,
+        on_error=_cart_error,
+        situation=_situation,
+    )
 
 
 def check_apply_event(cart_class: object) -> str:
@@ -566,13 +682,61 @@ ex3 = Exercise(
 
 # --- 1.4: model the events yourself ------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class BookBorrowed(DomainEvent):
+    """Exercise 1.4: a member borrowed a book."""
+
+    member_id: str
+    book_id: str
+    due_on: str  # an ISO date, "2025-03-24": event data is JSON
+
+
+@dataclass(frozen=True)
+class LoanExtended(DomainEvent):
+    """Exercise 1.4: the member extended the loan."""
+
+    due_on: str  # the new due date; the old one is in the events before
+
+
+@dataclass(frozen=True)
+class BookReturned(DomainEvent):
+    """Exercise 1.4: the book came back."""
+
+    returned_on: str  # late or not follows from this day and the due date
+
+
+@dataclass(frozen=True)
+class FineCharged(DomainEvent):
+    """Exercise 1.4: the library charged a fine."""
+
+    amount_cents: int
+
+
 LOAN_EVENTS: Final = {
-    "borrow": ("BookBorrowed", ["member_id", "book_id", "due_on"]),
-    "extend": ("LoanExtended", ["due_on"]),
-    "return": ("BookReturned", ["returned_on"]),
-    "fine": ("FineCharged", ["amount_cents"]),
+    "borrow": BookBorrowed,
+    "extend": LoanExtended,
+    "return": BookReturned,
+    "fine": FineCharged,
 }
-"""Exercise 1.4: the library loan's events, story step -> (event name, its data fields)."""
+"""Exercise 1.4: the library loan's events, story step -> event class."""
+
+
+class Loan(LoanBase):
+    """Exercise 1.4: the loan, rebuilt from its events."""
+
+    def apply_event(self, event: DomainEvent) -> None:
+        if isinstance(event, BookBorrowed):
+            self.member_id = event.member_id
+            self.book_id = event.book_id
+            self.due_on = event.due_on
+        elif isinstance(event, LoanExtended):
+            self.due_on = event.due_on  # the new date replaces the old one
+        elif isinstance(event, BookReturned):
+            self.returned_on = event.returned_on  # LoanBase works out whether it was late
+        elif isinstance(event, FineCharged):
+            self.fines_cents += event.amount_cents  # a second fine adds to the first
+
 
 _STEPS: Final = {
     "borrow": "a member borrows a book, due back in three weeks",
@@ -580,16 +744,29 @@ _STEPS: Final = {
     "return": "the member returns the book, on some day",
     "fine": "the library charges a fine for a late return",
 }
-# What each fact must carry, as words one of its field names contains: (what, words).
-_NEEDS: Final[dict[str, list[tuple[str, tuple[str, ...]]]]] = {
-    "borrow": [
-        ("who borrowed", ("member", "borrower", "patron", "reader", "user")),
-        ("which book", ("book", "isbn", "copy", "item")),
-        ("when it is due", ("due",)),
+# What each fact must carry, as (key, what, words): a field whose name contains one of the
+# words holds it, and the check fills it with the story's value of that key.
+_Need = tuple[str, str, tuple[str, ...]]
+_WHO: Final[_Need] = ("member", "who borrowed", ("member", "borrower", "patron", "reader", "user"))
+_WHICH: Final[_Need] = ("book", "which book", ("book", "isbn", "copy", "item"))
+_NEEDS: Final[dict[str, list[_Need]]] = {
+    "borrow": [_WHO, _WHICH, ("due", "when it is due", ("due", "until", "deadline"))],
+    "extend": [("due", "the new due date", ("due", "until", "deadline"))],
+    "return": [("returned", "the day it came back", ("returned", "return", "on", "date", "day"))],
+    "fine": [("amount", "how much, in cents", ("amount", "cents", "fine", "fee", "sum"))],
+}
+# What a fact may carry besides: its day, a fine's reason; after the borrowing, who and which
+# book again (the stream knows them, but repeating an id does no harm).
+_MAY_CARRY: Final[dict[str, list[_Need]]] = {
+    "borrow": [("borrowed", "the day it was borrowed", ("borrowed", "lent", "on", "date", "day"))],
+    "extend": [_WHO, _WHICH, ("extended", "the day of the extension", ("on", "date", "day"))],
+    "return": [_WHO, _WHICH],
+    "fine": [
+        _WHO,
+        _WHICH,
+        ("charged", "the day it was charged", ("charged", "on", "date", "day")),
+        ("reason", "why", ("reason", "cause", "why", "note")),
     ],
-    "extend": [("the new due date", ("due",))],
-    "return": [("the day it came back", ("returned", "return", "on", "date", "day"))],
-    "fine": [("how much", ("amount", "cents", "euros", "fine", "fee", "sum"))],
 }
 # Data that can be worked out from the other events, or belongs to another aggregate.
 _DERIVED: Final = {
@@ -652,21 +829,27 @@ def _words(name: str) -> list[str]:
     return re.findall(r"[A-Z][a-z0-9]*", name)
 
 
-def _check_step(step: str, answer: object) -> tuple[str, list[str]]:
+def _field_words(field: str) -> list[str]:
+    """A field name's words, lower case: ``due_on`` and ``dueOn`` are both ``due``, ``on``."""
+    return [word.lower() for word in re.findall(r"[A-Za-z][a-z0-9]*", field)]
+
+
+def _story_key(step: str, field: str) -> str | None:
+    """Which of the story's values a field holds: the first need or extra with a word the
+    same as one of the field's words; else the first with a word that starts one of them."""
+    candidates = [*_NEEDS[step], *_MAY_CARRY[step]]
+    words = _field_words(field)
+    for same in (True, False):
+        for key, _, clues in candidates:
+            if any(
+                word == clue if same else word.startswith(clue) for word in words for clue in clues
+            ):
+                return key
+    return None
+
+
+def _check_name(step: str, name: str) -> None:
     fact = _STEPS[step]
-    if not (
-        isinstance(answer, tuple | list)
-        and len(answer) == 2
-        and isinstance(answer[0], str)
-        and isinstance(answer[1], list | tuple)
-        and all(isinstance(field, str) for field in answer[1])
-    ):
-        raise NotYet(
-            f"events[{step!r}] is {answer!r:.60}: write a pair, (event name, [field names]), "
-            f"such as ('SomethingHappened', ['a_field'])",
-            mistake="wrong answer type",
-        )
-    name, fields = answer[0], [field.strip() for field in answer[1]]
     if not _NAME.fullmatch(name):
         raise NotYet(
             f"{name!r} is not an event name: one word in CamelCase, such as 'BookBorrowed'",
@@ -698,6 +881,36 @@ def _check_step(step: str, answer: object) -> tuple[str, list[str]]:
             mistake="not past tense",
             hint="End the name with the verb in the past: BookBorrowed, LoanExtended, FineCharged.",
         )
+
+
+def _event_class(step: str, answer: object) -> type[DomainEvent]:
+    example = "@dataclass(frozen=True) class FineCharged(DomainEvent): amount_cents: int"
+    if isinstance(answer, DomainEvent):
+        raise NotYet(
+            f"events[{step!r}] is an event, {answer!r:.60}: put the class itself in the dict, "
+            f"{type(answer).__name__} without the brackets",
+            mistake="wrong answer type",
+        )
+    if not (isinstance(answer, type) and issubclass(answer, DomainEvent)):
+        raise NotYet(
+            f"events[{step!r}] is {answer!r:.60}: write an event class for it, a frozen "
+            f"dataclass that subclasses DomainEvent ({example}), and put the class in the dict",
+            mistake="wrong answer type",
+        )
+    if not hasattr(answer, "__dataclass_fields__"):
+        raise NotYet(
+            f"{answer.__name__} is not a dataclass, so it has no fields: put "
+            f"@dataclass(frozen=True) on the line above its class",
+            mistake="wrong answer type",
+        )
+    return answer
+
+
+def _check_step(step: str, cls: type[DomainEvent]) -> dict[str, str]:
+    """For each field of the step's event class, which of the story's values it holds."""
+    name, fact = cls.__name__, _STEPS[step]
+    _check_name(step, name)
+    fields = [field.name for field in dataclasses.fields(cls)]  # type: ignore[arg-type]
     for field in fields:
         for word, why in _DERIVED.items():
             if word in field.lower() and not (word == "name" and field.lower() == "name"):
@@ -705,10 +918,12 @@ def _check_step(step: str, answer: object) -> tuple[str, list[str]]:
                     f"{name!r} stores {field!r}, but {why}: an event holds only what is new "
                     f"about the fact, nothing that can be worked out from the events (rule 4)",
                     mistake="derived data stored",
-                    hint=f"Delete {field!r} from {name!r}; a read model or apply works it out.",
+                    hint=f"Delete {field!r} from {name!r}; LoanBase (or a read model) works it "
+                    f"out.",
                 )
-    for what, clues in _NEEDS[step]:
-        if not any(clue in field.lower() for field in fields for clue in clues):
+    keys = {field: _story_key(step, field) for field in fields}
+    for key, what, clues in _NEEDS[step]:
+        if key not in keys.values():
             raise NotYet(
                 f"{name!r} ({fact}) has no field for {what} ({', '.join(fields) or 'no fields'}"
                 f"): an event carries what the fact says, so a replay can rebuild the loan "
@@ -716,14 +931,25 @@ def _check_step(step: str, answer: object) -> tuple[str, list[str]]:
                 mistake="data missing",
                 hint=f"Add a field for {what}, e.g. one named with {clues[0]!r}.",
             )
-    return name, fields
+    for field, found in keys.items():
+        if found is None:
+            known = "; ".join(f"{what}: {', '.join(clues)}" for _, what, clues in _NEEDS[step])
+            extras = "; ".join(f"{what}: {', '.join(clues)}" for _, what, clues in _MAY_CARRY[step])
+            raise NotYet(
+                f"{name!r} has a field {field!r} that the check cannot match to the story "
+                f"({fact}): it fills each field with the story's value by a word of its name "
+                f"({known}; and, if you like, {extras})",
+                mistake="field not understood",
+                hint=f"Rename {field!r} with one of those words, or delete it if the fact does "
+                f"not say it.",
+            )
+    return {field: key for field, key in keys.items() if key is not None}
 
 
-def check_loan_events(events: object) -> str:
+def _check_events(events: object) -> dict[str, tuple[type[DomainEvent], dict[str, str]]]:
     if not isinstance(events, dict):
         raise NotYet(
-            f"events must be a dict, story step -> (event name, [fields]), got "
-            f"{type(events).__name__}",
+            f"events must be a dict, story step -> event class, got {type(events).__name__}",
             mistake="wrong answer type",
         )
     missing = [step for step in _STEPS if step not in events]
@@ -734,9 +960,11 @@ def check_loan_events(events: object) -> str:
             mistake="step left out",
             hint=f"events needs the keys {', '.join(map(repr, _STEPS))}.",
         )
+    checked: dict[str, tuple[type[DomainEvent], dict[str, str]]] = {}
     names: dict[str, str] = {}
     for step in _STEPS:
-        name, _ = _check_step(step, events[step])
+        cls = _event_class(step, events[step])
+        name = cls.__name__
         if name in names:
             raise NotYet(
                 f"{names[name]!r} and {step!r} are both {name!r}: two different facts need two "
@@ -746,25 +974,250 @@ def check_loan_events(events: object) -> str:
                 "being fined.",
             )
         names[name] = step
-    return (
-        "four facts, four events in the past tense, each with the data it needs and nothing "
-        f"derived: {', '.join(names)}"
+        checked[step] = cls, _check_step(step, cls)
+    return checked
+
+
+# The histories the check plays: the story's values, step by step, by key (see _NEEDS).
+_Story = list[tuple[str, dict[str, object]]]
+_LOANS: Final[list[tuple[str, str, _Story]]] = [
+    (
+        "loan-1",
+        "the story: borrowed, extended, returned late, fined",
+        [
+            ("borrow", {"borrowed": "2025-03-03", "due": "2025-03-24"}),
+            ("extend", {"extended": "2025-03-20", "due": "2025-04-07"}),
+            ("return", {"returned": "2025-04-10"}),
+            ("fine", {"charged": "2025-04-10", "amount": 150, "reason": "3 days late"}),
+        ],
+    ),
+    (
+        "loan-2",
+        "a loan extended twice, returned late and fined twice",
+        [
+            ("borrow", {"borrowed": "2025-05-05", "due": "2025-05-26"}),
+            ("extend", {"extended": "2025-05-25", "due": "2025-06-09"}),
+            ("extend", {"extended": "2025-06-08", "due": "2025-06-23"}),
+            ("return", {"returned": "2025-07-01"}),
+            ("fine", {"charged": "2025-07-01", "amount": 400, "reason": "8 days late"}),
+            ("fine", {"charged": "2025-07-02", "amount": 250, "reason": "a torn page"}),
+        ],
+    ),
+    (
+        "loan-3",
+        "a loan returned on time",
+        [
+            ("borrow", {"borrowed": "2025-08-01", "due": "2025-08-22"}),
+            ("return", {"returned": "2025-08-15"}),
+        ],
+    ),
+]
+_READERS: Final = {"loan-1": "member-7", "loan-2": "member-9", "loan-3": "member-3"}
+_BOOKS: Final = {"loan-1": "book-42", "loan-2": "book-17", "loan-3": "book-5"}
+
+
+def _story_events(
+    loan_id: str, story: _Story, model: dict[str, tuple[type[DomainEvent], dict[str, str]]]
+) -> list[DomainEvent]:
+    """The story as events of ``model``: each field filled with the value its name asks for."""
+    made: list[DomainEvent] = []
+    for step, values in story:
+        cls, keys = model[step]
+        known = {"member": _READERS[loan_id], "book": _BOOKS[loan_id], **values}
+        data = {field: known[key] for field, key in keys.items()}
+        shown = ", ".join(f"{field}={value!r}" for field, value in data.items())
+        try:
+            made.append(cls(**data))
+        except Exception as error:
+            raise NotYet(
+                f"{cls.__name__}({shown}) raised {describe_error(error)}: the check puts the "
+                f"story's values in your fields, ids and ISO dates such as '2025-03-24' as "
+                f"text (event data is JSON), amounts as whole cents (int)",
+                mistake="field type",
+                hint=f"Annotate the fields of {cls.__name__} with str for ids and dates and int "
+                f"for cents, and give it no other required fields or checks.",
+            ) from error
+    return made
+
+
+_LOAN_RULE5 = (
+    "rule 5, apply only assigns state from the event; a replay next year must give the same loan"
+)
+_LOAN_STATE_LIST = "member_id, book_id, due_on, returned_on and fines_cents"
+_WORKED_OUT = (
+    "LoanBase works it out from due_on and returned_on, so it can never disagree with them",
+    "derived state set by hand",
+    "Delete that line: set self.due_on and self.returned_on, and LoanBase's property does the "
+    "rest (that is why no event has to say the return was late).",
+)
+_LOAN_READ_ONLY: Final[ReadOnly] = {
+    "version": (
+        _VERSION_COUNTED,
+        "version set by hand",
+        f"Delete the line that changes self.version; assign only {_LOAN_STATE_LIST}.",
+    ),
+    "is_returned": _WORKED_OUT,
+    "returned_late": _WORKED_OUT,
+    "days_late": _WORKED_OUT,
+}
+_FIELD_SAYS: Final = {
+    "member_id": "who borrowed the book",
+    "book_id": "which book it is",
+    "due_on": "the due date, which an extension replaces",
+    "returned_on": "the day the book came back",
+    "fines_cents": "the total of every fine charged, in cents",
+}
+
+
+Model = dict[str, tuple[type[DomainEvent], dict[str, str]]]
+"""The learner's events, checked: story step -> (event class, field -> the story's key)."""
+
+
+def _loan_state(model: Model, loan: LoanBase) -> WrongState:
+    """The message for a wrong ``loan`` after an event; ``model`` says which field of the
+    learner's event holds which of the story's values, for the hint."""
+    key_of = {"member_id": "member", "book_id": "book", "due_on": "due", "returned_on": "returned"}
+    key_of["fines_cents"] = "amount"
+    fresh = LoanBase(loan.aggregate_id)
+    keys_of = {cls: keys for cls, keys in model.values()}
+
+    def wrong_state(
+        event: DomainEvent, field: str, got: object, want: object, before: dict[str, Any], _: str
+    ) -> NotYet:
+        name = type(event).__name__
+        carried = [f for f, key in keys_of.get(type(event), {}).items() if key == key_of[field]]
+        source = f"event.{carried[0]}" if carried else f"the {name} event"
+        was = before[field]
+        fine = field == "fines_cents" and isinstance(want, int) and isinstance(was, int)
+        if fine and was and got == want - was:
+            return NotYet(
+                f"after {event!r}, fines_cents is {got!r}, expected {want!r}: the fine "
+                f"replaced the total instead of adding to it; fines_cents is the total of "
+                f"every fine",
+                mistake="replaced instead of added",
+                hint=f"self.fines_cents += {source}: the total so far plus this fine.",
+            )
+        if all(getattr(loan, f, None) == before[f] for f in LOAN_STATE):
+            return NotYet(
+                f"after {event!r}, {field} is still {got!r}, expected {want!r}: your "
+                f"apply_event ignores {name}, so a replay loses {_FIELD_SAYS[field]}",
+                mistake="event ignored",
+                hint=f"Add a branch for it: if isinstance(event, {name}): self.{field} "
+                f"{'+=' if field == 'fines_cents' else '='} {source}.",
+            )
+        if got == was == getattr(fresh, field):
+            elsewhere = [
+                k
+                for k, v in vars(loan).items()
+                if not k.startswith("_") and k not in LOAN_STATE and v == want
+            ]
+            aside = (
+                f"; it went to self.{elsewhere[0]}, which LoanBase does not know"
+                if elsewhere
+                else ""
+            )
+            return NotYet(
+                f"after {event!r}, {field} is still {got!r}, expected {want!r}: apply_event "
+                f"does not set it{aside}. LoanBase's state is {_LOAN_STATE_LIST}",
+                mistake="field not set",
+                hint=f"In the {name} branch: self.{field} = {source}.",
+            )
+        return NotYet(
+            f"after {event!r}, {field} is {got!r}, expected {want!r}: {field} is "
+            f"{_FIELD_SAYS[field]}",
+            mistake="wrong state",
+            hint=f"In the {name} branch, set self.{field} from {source}, as it is.",
+        )
+
+    return wrong_state
+
+
+def _loan_error(event: DomainEvent, verdict: NotYet, situation: str) -> NotYet | None:
+    if verdict.mistake != "raised":
+        return None  # the clock, I/O or random numbers: call_pure's own message says it
+    return NotYet(
+        f"{verdict.why}: apply_event applies every event of a loan's history, in order",
+        mistake="raised",
+        hint=f"Each branch reads only the fields of its own event: in the {type(event).__name__} "
+        f"branch, event.<one of its fields>; and no check raises, since the event happened.",
     )
+
+
+def check_loan_model(events: object, loan_class: object) -> str:
+    model = _check_events(events)
+    if not (isinstance(loan_class, type) and issubclass(loan_class, LoanBase)):
+        raise NotYet(
+            f"pass your class itself, a subclass of LoanBase: ex4.check(events, Loan), got "
+            f"{type(loan_class).__name__}",
+            mistake="wrong answer type",
+        )
+    if loan_class.apply_event is LoanBase.apply_event:
+        raise NotYet(
+            "your Loan has no apply_event of its own",
+            mistake="no apply_event",
+            hint="Inside class Loan(LoanBase): def apply_event(self, event): with one "
+            "isinstance branch per event class.",
+        )
+    reference_model = _check_events(LOAN_EVENTS)
+    # The learner's classes in a registry of their own, so that no other class of the same
+    # name (esteach's, or one defined earlier) is picked when a recorded event is read.
+    watching = _Watching(cls for cls, _ in model.values())
+    checked = type(
+        loan_class.__name__,
+        (loan_class,),
+        {"events": watching, "__module__": loan_class.__module__},
+    )
+    for loan_id, _, story in _LOANS:
+        loan = call(checked, loan_id, doing=f"{loan_class.__name__}({loan_id!r})")
+        _replay(
+            loan,
+            _story_events(loan_id, story, model),
+            Loan(loan_id),
+            _story_events(loan_id, story, reference_model),
+            LOAN_STATE,
+            rule=_LOAN_RULE5,
+            read_only=_LOAN_READ_ONLY,
+            wrong_state=_loan_state(model, loan),
+            on_error=_loan_error,
+            watching=watching,
+        )
+    names = ", ".join(cls.__name__ for cls, _ in model.values())
+    return (
+        f"four facts, four events in the past tense, each with the data it needs and nothing "
+        f"derived ({names}); your apply_event rebuilds {len(_LOANS)} loans from them, one "
+        f"extended twice and fined twice, one returned on time"
+    )
+
+
+def loan_story(events: object) -> list[DomainEvent]:
+    """The story of exercise 1.4 (borrowed, extended, returned late, fined) as events of the
+    learner's classes, each field filled by its name as the check fills it, to try an
+    ``apply_event`` on. Empty while ``events`` holds a ``____``, or a mistake the check would
+    name (printed, in one line)."""
+    if unfinished(events, "events"):
+        return []
+    try:
+        return _story_events(_LOANS[0][0], _LOANS[0][2], _check_events(events))
+    except NotYet as verdict:
+        print(f"Not yet: {verdict.why}.")
+        return []
 
 
 ex4 = Exercise(
     "1.4",
     "Model the events yourself",
-    ["events"],
-    check_loan_events,
-    [LOAN_EVENTS],
+    ["events", "Loan"],
+    check_loan_model,
+    [LOAN_EVENTS, Loan],
     [
         "One event per step of the story, named for what happened: a noun (Book, Loan, Fine) "
         "and a verb in the past tense (Borrowed, Extended, Returned, Charged).",
         "The data: what the fact says that the log does not know already. Borrowing says who, "
         "which book, and when it is due; an extension, the new due date; a return, the day; "
-        "a fine, the amount.",
-        "Nothing that can be worked out: not whether a return was late (its day and the due "
-        "date say it), not a total, not the old due date.",
+        "a fine, the amount in cents. Dates are ISO text, '2025-03-24'.",
+        "Nothing that can be worked out: not whether a return was late (LoanBase works it out "
+        "from returned_on and due_on), not a total, not the old due date.",
+        "apply_event: one isinstance branch per event; an extension replaces self.due_on, a "
+        "fine adds to self.fines_cents.",
     ],
 )

@@ -97,29 +97,60 @@ def plain_source(obj: object) -> str:
     if isinstance(node, ast.FunctionDef):
         return "\n".join(_function_text(lines, node))
     bases = ", ".join(ast.unparse(base) for base in node.bases)
-    parts: list[list[str]] = []
+    parts: list[tuple[bool, list[str]]] = []  # (a method?, its lines)
     docstring = _docstring(node)
     for statement in node.body:
         if statement is docstring:
             continue
         if isinstance(statement, ast.FunctionDef):
-            parts.append(_function_text(lines, statement))
+            parts.append((True, _function_text(lines, statement)))
         else:
             start, end = statement.lineno - 1, statement.end_lineno or statement.lineno
-            parts.append(textwrap.dedent("\n".join(lines[start:end])).splitlines())
+            parts.append((False, textwrap.dedent("\n".join(lines[start:end])).splitlines()))
+    # A blank line around each method; a dataclass's fields stay together.
     body = [
         line
-        for index, part in enumerate(parts)
-        for line in ([""] if index else []) + ["    " + text if text else "" for text in part]
+        for index, (method, part) in enumerate(parts)
+        for line in ([""] if index and (method or parts[index - 1][0]) else [])
+        + ["    " + text if text else "" for text in part]
     ]
-    return "\n".join([f"class {node.name}({bases}):" if bases else f"class {node.name}:", *body])
+    decorators = [f"@{ast.unparse(decorator)}" for decorator in node.decorator_list]
+    header = f"class {node.name}({bases}):" if bases else f"class {node.name}:"
+    return "\n".join([*decorators, header, *(body or ["    pass"])])
 
 
 def value_source(name: str, value: object) -> str:
-    """``name = value`` as source: a text of several lines in triple quotes."""
+    """``name = value`` as source: a text of several lines in triple quotes; a dict of classes
+    as the classes' sources, then the dict, naming them (exercise 1.4's events):
+
+    >>> from esteach.exercises.cart import ItemRemoved
+    >>> print(value_source("events", {"remove": ItemRemoved}))
+    @dataclass(frozen=True)
+    class ItemRemoved(DomainEvent):
+        sku: str
+    <BLANKLINE>
+    <BLANKLINE>
+    events = {"remove": ItemRemoved}
+    """
     if isinstance(value, str) and "\n" in value:
         return f'{name} = """{value}"""'
+    if isinstance(value, dict) and value and all(isinstance(v, type) for v in value.values()):
+        classes = [plain_source(cls) for cls in dict.fromkeys(value.values())]
+        items = ", ".join(f"{_quoted(key)}: {cls.__name__}" for key, cls in value.items())
+        line = f"{name} = {{{items}}}"
+        if len(line) > 88:  # one item a line, as ruff format would write it
+            rows = "".join(f"    {item},\n" for item in items.split(", "))
+            line = f"{name} = {{\n{rows}}}"
+        return "\n\n\n".join([*classes, line])
     return f"{name} = {value!r}"
+
+
+def _quoted(key: object) -> str:
+    """A dict key as ruff format writes it: strings in double quotes."""
+    text = repr(key)
+    if isinstance(key, str) and '"' not in key and "\\" not in text:
+        return f'"{key}"'
+    return text
 
 
 def reference_named(module: str, name: str) -> Any:

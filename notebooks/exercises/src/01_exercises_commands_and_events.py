@@ -1,12 +1,13 @@
 # %% [markdown]
 # # 01 · Exercises: commands and events
 #
-# **Time box:** 45 minutes (10 + 15 + 10 + 10) · **You will:**
+# **Time box:** 50 minutes (10 + 15 + 10 + 15) · **You will:**
 #
 # - write `apply_event` for a shopping cart: state changes from events, and from nothing else;
 # - enforce a business rule in `handle_command`: decide, raise, change nothing;
 # - write the given / when / then test of a rule, and see it catch carts that break the rule;
-# - model the events of a small process yourself: their names and their data.
+# - model the events of a small process yourself, their names and their data, and rebuild its
+#   state from them.
 #
 # These exercises follow notebook **01 · Commands and events**. Each one is a small scenario
 # with numbered rules. Write your code where the `____` is, then run the check cell below it.
@@ -30,12 +31,15 @@
 # ## Setup
 #
 # The cart lives in `esteach.exercises.cart`: its commands, events and errors, and `CartBase`,
-# which holds the state and decides every command except `AddItem`. Run this cell first. It
-# lists the three exercises and how to check each one.
+# which holds the state and decides every command except `AddItem`; exercise 1.4's library loan
+# lives in `esteach.exercises.loan`. Run this cell first. It lists the four exercises and how to
+# check each one.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from esteach import NewEvent, given
+from dataclasses import dataclass
+
+from esteach import DomainEvent, NewEvent, given
 from esteach.exercises import ____, fresh_store, progress  # ____ is where your code goes
 from esteach.exercises.cart import (
     AddItem,
@@ -49,7 +53,8 @@ from esteach.exercises.cart import (
     ItemLimitReached,
     ItemRemoved,
 )
-from esteach.exercises.commands_and_events import ex1, ex2, ex3, ex4
+from esteach.exercises.commands_and_events import ex1, ex2, ex3, ex4, loan_story
+from esteach.exercises.loan import LoanBase
 
 print(ex1, ex2, ex3, ex4, sep="\n")
 
@@ -232,37 +237,96 @@ ex3.check(test_checked_out_cart_takes_no_items)
 # **Scenario.** A library lends books. In the librarian's words: *a member borrows a book,
 # due back in three weeks; the member may extend the loan, to a new due date; the member
 # returns the book, on some day; if that day is after the due date, the library charges a
-# fine.* Before anyone writes code, name the events of a loan and the data each one carries.
+# fine.* Nobody has written these events yet: name them, give each its data, and write the
+# `apply_event` that rebuilds a loan from them.
 #
-# **Rules.** Write `events`, a dict from each step of the story (`"borrow"`, `"extend"`,
-# `"return"`, `"fine"`) to a pair, `(event name, [field names])`:
+# `LoanBase` (in `esteach.exercises.loan`) holds a loan's state, which your `apply_event`
+# sets, and works out what follows from it:
 #
-# 1. Each step is its own event, with its own name.
+# | attribute | meaning |
+# | --- | --- |
+# | `member_id`, `book_id` | who borrowed which book (`""` until borrowed) |
+# | `due_on` | when the book is due back, an ISO date such as `"2025-03-24"` (`None` until borrowed) |
+# | `returned_on` | the day the book came back (`None` while it is out) |
+# | `fines_cents` | the total of every fine charged, in whole cents (`0` at first) |
+# | `is_returned`, `days_late`, `returned_late` | worked out by `LoanBase` from `due_on` and `returned_on`: read them, never set them |
+#
+# **Rules.**
+#
+# 1. Each step of the story (`"borrow"`, `"extend"`, `"return"`, `"fine"`) is its own event:
+#    a frozen dataclass that subclasses `DomainEvent`. Put the four classes in `events`, a
+#    dict from step to class.
 # 2. An event is a fact: its name says what happened, in the past tense, the verb last
 #    (`CartOpened`, not `OpenCart`, which is a command).
 # 3. Name the business fact, not a database change: `...Updated` or `...Changed` says nothing.
 # 4. Each event carries what the fact says and nothing that can be worked out from the events:
-#    who, which book and when it is due when borrowing; not whether a return was late (the
-#    return day and the due date say that), not a running total, not the old due date. The
-#    loan's id is the stream's, so it need not be a field.
+#    who, which book and when it is due when borrowing; not whether a return was late
+#    (`LoanBase` works that out from the return day and the due date), not a running total,
+#    not the old due date. The loan's id is the stream's, so it need not be a field. Name each
+#    field with a word of the story (`member`, `book`, `due`, `returned`, `amount` or `cents`,
+#    ...): the check fills your fields with the story's values by those words. Dates are ISO
+#    text (`str`), amounts whole cents (`int`): event data is JSON.
+# 5. `apply_event` only assigns state from the event, as in exercise 1.1: an extension
+#    replaces the due date, a fine adds to the total, and nothing changes the event.
+#
+# First, what `LoanBase` works out. Nobody records that a return was late:
+
+# %%
+late = LoanBase("loan-0")
+late.due_on, late.returned_on = "2025-03-24", "2025-03-27"
+print("returned:", late.is_returned, "· late:", late.returned_late, "· days late:", late.days_late)
+
+
+# %% [markdown]
+# An event class is a frozen dataclass that subclasses `DomainEvent`, as the cart's are:
+
+# %%
+print(inspect.getsource(ItemAdded))
+
+# %% [markdown]
+# Your events: one class per step, in that shape, named and with fields of your choice; then
+# `events`, which says which class is which step.
 
 # %%
 # BEGIN SOLUTION: LOAN_EVENTS
-events = {
-    "borrow": (____, [____]),
-    "extend": (____, [____]),
-    "return": (____, [____]),
-    "fine": (____, [____]),
-}
+# Your four event classes here, each with its decorator, as ItemAdded above.
+
+events = {"borrow": ____, "extend": ____, "return": ____, "fine": ____}
 # END SOLUTION
 
+
 # %% [markdown]
-# **Check it.** The check reads each step's event: the name's tense and words, then its fields,
-# for data a replay needs and data that can be worked out. It stops at the first thing to fix.
+# Your loan: `apply_event`, one branch per event of yours.
+
+
+# %%
+class Loan(LoanBase):
+    def apply_event(self, event):
+        ____  # SOLUTION: Loan.apply_event
+
+
+# %% [markdown]
+# **Try it.** `loan_story(events)` tells the story (borrowed, extended, returned late, fined)
+# with your events, filling each field by its name as the check will. Replay it and watch the
+# state after each event. (Until `events` is written, the story has no events.)
+
+# %%
+loan = Loan("loan-1")
+for event in loan_story(events):
+    loan.apply_event(event)
+    print(f"{event!r:60} due_on={loan.due_on} fines_cents={loan.fines_cents}")
+print("returned late:", loan.returned_late, "· days late:", loan.days_late)
+
+# %% [markdown]
+# **Check it.** The check reads each step's event first: the name's tense and words, then its
+# fields, for data a replay needs and data that can be worked out. Then it plays three loans
+# through your `apply_event` (this story; one extended twice and fined twice; one returned on
+# time) and compares the state after each event with the reference. It stops at the first
+# thing to fix.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-ex4.check(events)
+ex4.check(events, Loan)
 
 # %%
 # ex4.hint()      # a hint; run again for the next one
@@ -288,7 +352,8 @@ progress()
 # - A rule's test is a scenario: given past events, when a command, then events or an error.
 #   A good test fails when the rule is broken; try it against a broken version.
 # - Events are named for what happened, in the past tense, and carry what the fact says,
-#   nothing that can be worked out from the other events.
+#   nothing that can be worked out from the other events: the aggregate (here `LoanBase`)
+#   works out the rest, such as whether a return was late, from the state its events set.
 #
 # **Ran a cell twice, or want to start over?** *Kernel → Restart Kernel and Run All Cells*.
 # Cells that append events can be run again after `store.reset()` (or after the cell with
