@@ -117,7 +117,7 @@ SELECT user_id,
 FROM {source} GROUP BY user_id
 HAVING bool_or(event_type = 'UserCreated')
 """
-USERS_FROM_EVENTS = "INSERT INTO users " + FOLD_USERS.format(source=f"({USER_EVENTS})")
+USERS_FROM_EVENTS = "INSERT INTO users" + FOLD_USERS.format(source=f"({USER_EVENTS})")
 
 
 def on_user_created(conn: duckdb.DuckDBPyConnection, event: Event) -> None:
@@ -171,7 +171,7 @@ def load_users_in_bulk(conn: duckdb.DuckDBPyConnection, log: LogReader) -> None:
 PAGE_VIEW = "esteach_user_page"
 # Users (re)created in the page: their row from their last UserCreated on, folded as in the
 # set-based rebuild (the upsert resets the row, so what came before it does not matter).
-USERS_CREATED_IN_PAGE = "INSERT OR REPLACE INTO users " + FOLD_USERS.format(source=PAGE_VIEW)
+USERS_CREATED_IN_PAGE = "INSERT OR REPLACE INTO users" + FOLD_USERS.format(source=PAGE_VIEW)
 # Users only changed in the page: the last value of each field changed, on the existing row
 # (a user without a row yet is passed over, as the per-event UPDATE passes over it).
 USERS_CHANGED_IN_PAGE = f"""

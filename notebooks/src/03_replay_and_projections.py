@@ -704,17 +704,21 @@ read_side.sql(
 #
 # Applying events one by one costs a few statements per event. A rebuild starts from empty
 # tables, so it can do better: `UserQueryModel.rebuild(set_based=True)` takes the user events
-# as one table, `user_log` (position, stream, type, time and the data as JSON), and folds them
-# into the final rows with one SQL statement. Here it is:
+# as one table, `user_log` (position, stream, type, time, and the `email` and `name` each
+# event carries), and folds them into the final rows with one SQL statement. Here it is:
 
 # %%
 print(esteach.readmodels.users.USERS_FROM_EVENTS)
 
 # %% [markdown]
-# `data->>'email'` reads a field out of the JSON inside DuckDB. From a `DuckDBEventStore` the
-# rows go from its `events` table into that statement without ever becoming Python objects;
-# only events an upcaster must lift (the old `UserRegistered`) pass through Python on the way,
-# just as they would on any other read. That is why it is so much faster on a large log.
+# `arg_max(email, position)` is "the email of the user's latest event that has one": the fold
+# replays every user at once. Where do `email` and `name` come from? The loader asks the log
+# for them by event type (`USER_COLUMNS_FROM_DATA`: `email` is `UserCreated`'s `email` and
+# `UserEmailChanged`'s `new_email`), and a `DuckDBEventStore` reads them out of its JSON
+# column in its own SQL (`data->>'new_email'`). The table crosses from the store's connection
+# to the read model's as Arrow columns: the rows never become Python objects. Only events an
+# upcaster must lift (the old `UserRegistered`) pass through Python on the way, just as they
+# would on any other read. That is why it is so much faster on a large log.
 
 # %% [markdown]
 # It must give exactly the table the per-event path gave. Compare them on the sample:
