@@ -31,6 +31,21 @@ def number(text: str, unit: str = "") -> str:
     return f"{value:,.0f}"
 
 
+def pivot(items: list[dict[str, str]]) -> list[str]:
+    """The loads: a row per subject, a column per stream length, milliseconds per load."""
+    sizes = sorted({int(float(r["size"])) for r in items})
+    values: dict[str, dict[int, str]] = defaultdict(dict)
+    for r in items:  # seconds per load, shown in milliseconds
+        values[r["subject"]][int(float(r["size"]))] = f"{float(r['value']) * 1000:,.3f}"
+    lines = [
+        "| subject (ms per load) | " + " | ".join(f"{size:,}" for size in sizes) + " |",
+        "|---|" + "--:|" * len(sizes),
+    ]
+    for subject, by_size in sorted(values.items()):
+        lines.append(f"| {subject} | " + " | ".join(by_size.get(s, "") for s in sizes) + " |")
+    return lines
+
+
 def tables(rows: list[dict[str, str]]) -> str:
     by_section: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in rows:
@@ -45,10 +60,11 @@ def tables(rows: list[dict[str, str]]) -> str:
                 f"{r['met'] or 'not measured'} |"
                 for r in items
             ]
+        elif section == "load":
+            out += pivot(items)
         else:
-            out.append(
-                "| subject | size | value | unit | p50 ms | p99 ms |\n|---|--:|--:|---|--:|--:|"
-            )
+            out.append("| subject | size | value | unit | p50 ms | p99 ms |")
+            out.append("|---|--:|--:|---|--:|--:|")
             out += [
                 f"| {r['subject']} | {int(float(r['size'])):,} | {number(r['value'], r['unit'])} "
                 f"| {r['unit']} | {number(r['p50_ms'], 'ms')} | {number(r['p99_ms'], 'ms')} |"

@@ -10,8 +10,8 @@
 * **raw INSERT processes: 1, 2, 4**: the same, each process sending as many single-row INSERT
   transactions instead: what the machine gives that many processes with no shared lock.
 * **catch-up**: ``read_all`` in pages of 1,000 (what ``EventProcessor.catch_up`` reads) over a
-  bulk-imported sample log of ``--projection-events``, and ``UserQueryModel.catch_up``
-  (per-event handlers, on at most ``--per-event-events``).
+  bulk-imported sample log of ``--projection-events``, and ``UserQueryModel.catch_up`` (its
+  page handler, into a DuckDB read model, on at most ``--per-event-events``).
 * **subscription**: a ``UserQueryModel`` following the store (``follow()``); for each command,
   the time from its append's commit (``process_command`` returned) until
   ``wait_for_position`` sees the event applied by the following thread.
@@ -245,8 +245,8 @@ def bench(args: Any, raw_rows: Callable[[int, int], list[tuple[Any, ...]]], samp
         few.close()
         rows.append(row("postgres", "catch-up read (read_all pages of 1,000)", n,
                         statistics.median(reads), "events/s"))  # fmt: skip
-        rows.append(row("postgres", "UserQueryModel per-event catch-up", per_event,
-                        statistics.median(catch_ups), "events/s"))  # fmt: skip
+        rows.append(row("postgres", "UserQueryModel page catch-up (DuckDB read model)",
+                        per_event, statistics.median(catch_ups), "events/s"))  # fmt: skip
 
         store = fresh(url)
         model = UserQueryModel(store)

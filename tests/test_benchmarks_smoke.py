@@ -119,7 +119,7 @@ def test_quick_suite_runs_and_writes_the_expected_csv(tmp_path: Path) -> None:
         "raw INSERT processes: 2",
         "raw INSERT processes: 4",
         "catch-up read (read_all pages of 1,000)",
-        "UserQueryModel per-event catch-up",
+        "UserQueryModel page catch-up (DuckDB read model)",
         "subscription: append to read model (follow)",
     } | ({"eventsourcing postgres"} if HAVE_ES_POSTGRES else set())
     assert all(float(r["value"]) > 0 for rs in postgres.values() for r in rs)
