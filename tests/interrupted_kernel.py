@@ -1,9 +1,9 @@
 """A stand-in for a notebook kernel under the stop button, for ``test_faults_signals.py``.
 
 Usage: ``python interrupted_kernel.py DIR SECONDS``. It runs commands (create a user, rename
-one) and catch-up pages of a users read model in a loop, as a learner's cells would; like
-IPython it catches ``KeyboardInterrupt`` and goes on **with the same objects**. The parent
-sends SIGINTs meanwhile. After ``SECONDS`` it ignores SIGINT, checks the store and the read
+one), bulk imports and catch-up pages of a users read model in a loop, as a learner's cells
+would; like IPython it catches ``KeyboardInterrupt`` and goes on **with the same objects**. The
+parent sends SIGINTs meanwhile. After ``SECONDS`` it ignores SIGINT, checks the store and the read
 model, and prints one JSON line: what it acknowledged, what went wrong, what it found.
 """
 
@@ -15,10 +15,13 @@ import sys
 import time
 import traceback
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
-from esteach import CommandProcessor, DuckDBEventStore, UserQueryModel
+from esteach import CommandProcessor, DuckDBEventStore, Event, UserQueryModel
 from esteach.domains.user import ChangeName, CreateUser, User
+
+BULK = 5_000  # events per bulk import
 
 
 def main() -> None:
@@ -27,13 +30,15 @@ def main() -> None:
     # Every other command appends through the columnar path (a registered DataFrame), whose
     # Python code DuckDB runs: an interrupt can land there too. Both share the file's head.
     columnar = DuckDBEventStore(directory / "events.duckdb", columnar_threshold=1)
+    # Bulk imports go to a file of their own: the read model need not page through them.
+    bulk = DuckDBEventStore(directory / "bulk.duckdb")
     paths = [CommandProcessor(store, User), CommandProcessor(columnar, User)]
     users = paths[0]
     model = UserQueryModel(store, database=directory / "users.duckdb")
     users.process_command(CreateUser("u-0", "u0@example.com", "User 0"))
     model.catch_up()
-    created, renamed = {"u-0"}, {}
-    interrupts, unexpected = 0, Counter[str]()
+    created, renamed, imported = {"u-0"}, {}, []
+    interrupts, bulk_interrupts, unexpected = 0, 0, Counter[str]()
     # Like a kernel, turn SIGINT into KeyboardInterrupt only while a "cell" runs (and once per
     # cell), so the loop's own bookkeeping is never hit. Inside a cell it lands anywhere: in
     # esteach's Python code, or in DuckDB, which then raises KeyboardInterrupt or
@@ -53,7 +58,15 @@ def main() -> None:
         users = paths[n % 2]
         try:
             cell["running"] = True
-            if n % 3 == 2 and created:
+            if n % 5 == 4:  # a bulk import: its checks run beside DuckDB's insert
+                stream = f"b-{n}"
+                at = datetime.now(UTC)
+                bulk.bulk_import(
+                    Event(f"{stream}-{v}", stream, "Batch", "ItemAdded", v, at, {"v": v})
+                    for v in range(1, BULK + 1)
+                )
+                imported.append(stream)
+            elif n % 3 == 2 and created:
                 user = sorted(created)[n % len(created)]
                 users.process_command(ChangeName(user, f"Renamed {n}"))
                 renamed[user] = f"Renamed {n}"
@@ -64,6 +77,7 @@ def main() -> None:
             cell["running"] = False
         except KeyboardInterrupt:
             interrupts += 1
+            bulk_interrupts += n % 5 == 4
         except Exception as exc:  # the parent reports every one
             cell["running"] = False
             unexpected[f"{type(exc).__name__}: {str(exc)[:160]}"] += 1
@@ -86,6 +100,11 @@ def main() -> None:
         if view is None or view.name != names[-1]:
             stale.append(user)
     [(checkpoint,)] = model.processor.query("SELECT position FROM projection_checkpoints")
+    # All or nothing: a bulk import's stream holds every event of it or none, and every
+    # acknowledged one holds them all.
+    batches = bulk.sql("SELECT aggregate_id, count(*) FROM events GROUP BY ALL").fetchall()
+    partial = sorted(stream for stream, count in batches if count != BULK)
+    unimported = sorted(set(imported) - {stream for stream, _ in batches})
     report = {
         "interrupts": interrupts,
         "unexpected": dict(unexpected),
@@ -99,9 +118,17 @@ def main() -> None:
         "stale_names": stale,
         "lost_renames": lost,
         "acknowledged_creates": len(created),
+        "acknowledged_bulk_imports": len(imported),
+        "interrupted_bulk_imports": bulk_interrupts,
+        "partial_bulk_imports": partial,
+        "lost_bulk_imports": unimported,
     }
     columnar.close()
     store.close()
+    bulk.close()
+    with DuckDBEventStore(directory / "bulk.duckdb") as again:
+        report["bulk_rows_after_reopen"] = again.head_position()
+        report["bulk_rows"] = len(imported) * BULK
     with DuckDBEventStore(directory / "events.duckdb") as again:
         report["head_after_reopen"] = again.head_position()
     print(json.dumps(report), flush=True)

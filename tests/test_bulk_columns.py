@@ -59,8 +59,12 @@ def both(events: list[Any], last: datetime | None = None) -> tuple[Any, Any]:
 
     def columns() -> Any:
         c = checked_columns(events, heads, last)
-        return (c.events, c.aggregate_ids, c.versions, c.ids, c.event_types,
-                c.timestamps.to_pylist(), c.data.to_pylist())  # fmt: skip
+        streams = c.aggregate_ids
+        if hasattr(streams, "dictionary_decode"):
+            streams = streams.dictionary_decode()
+        return (c.events, streams.to_pylist(), c.versions.tolist(), c.ids.to_pylist(),
+                c.event_types.to_pylist(), c.timestamps.to_pylist(),
+                c.data.to_pylist())  # fmt: skip
 
     def one_by_one() -> Any:
         checked = check_bulk(events, lambda s: HEADS.get(s, 0), last)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 KERNEL = Path(__file__).with_name("interrupted_kernel.py")
+BULK = 5_000  # events per bulk import in the kernel (interrupted_kernel.BULK)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
 
@@ -56,6 +57,12 @@ def test_sigints_during_commands_and_catch_up_leave_log_and_read_model_consisten
     assert report["model_position"] == report["stored_checkpoint"] == report["head"]
     assert report["missing_users"] == [] and report["lost_renames"] == []
     assert report["stale_names"] == []
+    assert report["acknowledged_bulk_imports"] > 0, report
+    assert report["partial_bulk_imports"] == [] and report["lost_bulk_imports"] == []
+    assert report["interrupted_bulk_imports"] > 0, report  # the stop button hit some of them
+    # An interrupted import may have committed after all; never a part of one.
+    assert report["bulk_rows_after_reopen"] % BULK == 0
+    assert report["bulk_rows_after_reopen"] >= report["bulk_rows"]
 
 
 def test_importing_the_duckdb_store_imports_numpy_up_front() -> None:

@@ -10,6 +10,7 @@ way the caller gets the events' columns (data already as JSON text), ready to be
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -34,18 +35,29 @@ _UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 @dataclass(frozen=True)
 class BulkColumns:
-    """A checked bulk import as columns, in the events' order."""
+    """A checked bulk import as columns, in the events' order (pyarrow arrays; ``versions`` a
+    numpy array)."""
 
     events: list[Event]
-    aggregate_ids: list[str]
-    versions: list[int]
-    ids: list[str]
-    event_types: list[str]
-    timestamps: Any  # a pyarrow array of UTC timestamps (microseconds)
-    data: Any  # a pyarrow array of each event's data as JSON text
+    aggregate_ids: Any  # strings, or a dictionary array of them
+    versions: Any  # int64
+    ids: Any
+    event_types: Any
+    timestamps: Any  # UTC timestamps (microseconds)
+    data: Any  # each event's data as JSON text
 
     def __len__(self) -> int:
         return len(self.events)
+
+    def last_versions(self) -> dict[str, int]:
+        """Each stream's last version in the batch."""
+        streams = self.aggregate_ids
+        if not pa.types.is_dictionary(streams.type):
+            streams = streams.dictionary_encode()
+        names = streams.dictionary.to_pylist()
+        last = np.zeros(len(names), dtype=np.int64)
+        np.maximum.at(last, streams.indices.to_numpy(zero_copy_only=False), self.versions)
+        return dict(zip(names, last.tolist(), strict=True))
 
 
 def checked_columns(
@@ -59,64 +71,109 @@ def checked_columns(
     (asked once, for every stream of the batch); ``last_timestamp`` is the store's last commit
     time (timestamps must not go back before it).
     """
+    columns, verify = prepared_columns(events, stream_heads, last_timestamp)
+    verify()
+    return columns
+
+
+def prepared_columns(
+    events: Iterable[Event],
+    stream_heads: Callable[[list[str]], Mapping[str, int]],
+    last_timestamp: datetime | None,
+) -> tuple[BulkColumns, Callable[[], None]]:
+    """`checked_columns` in two halves: the columns, and ``verify()``, which checks the rules
+    the columns do not need and raises ``check_bulk``'s error if one is broken.
+
+    What building the columns needs (events, str ids and types, int versions, aware timestamps,
+    data that encodes as JSON) is checked first; when that fails the batch is checked one event
+    at a time instead (raising, or passing for a kind of data the column checks do not prove).
+    """
     events = list(events)
-    columns = _columns_if_valid(events, stream_heads, last_timestamp)
-    if columns is not None:
-        return columns
-    # Some rule is broken, or the data is of a kind the column checks do not prove: the check
-    # of one event at a time raises with the first event's story, or passes (then the columns
-    # are made one event at a time too).
+    prepared = _prepare(events, stream_heads, last_timestamp)
+    if prepared is not None:
+        return prepared
     streams = sorted(
         {e.aggregate_id for e in events if isinstance(e, Event) and type(e.aggregate_id) is str}
     )
     heads = stream_heads(streams)
     checked = check_bulk(events, lambda stream: heads.get(stream, 0), last_timestamp)
+    return _columns_of(checked), _nothing
+
+
+def _columns_of(events: list[Event]) -> BulkColumns:
+    """Checked events as `BulkColumns`, one event at a time."""
+    string = pa.string()
     return BulkColumns(
-        checked,
-        [e.aggregate_id for e in checked],
-        [e.version for e in checked],
-        [e.id for e in checked],
-        [e.event_type for e in checked],
-        pa.array([e.timestamp for e in checked], _UTC_MICROS),
-        pa.array([json_text(e.data) for e in checked], pa.string()),
+        events,
+        pa.array([e.aggregate_id for e in events], string),
+        np.array([e.version for e in events], dtype=np.int64),
+        pa.array([e.id for e in events], string),
+        pa.array([e.event_type for e in events], string),
+        pa.array([e.timestamp for e in events], _UTC_MICROS),
+        pa.array([json_text(e.data) for e in events], string),
     )
 
 
-def _columns_if_valid(
+def _nothing() -> None:
+    return None
+
+
+def _prepare(
     events: list[Event],
     stream_heads: Callable[[list[str]], Mapping[str, int]],
     last_timestamp: datetime | None,
-) -> BulkColumns | None:
-    """The columns when every rule holds; None when one may not (then ``check_bulk`` says)."""
+) -> tuple[BulkColumns, Callable[[], None]] | None:
+    """The columns and their ``verify``; None when the columns cannot be built as they are."""
     if not all(isinstance(e, Event) for e in events):
         return None
+    if not events:
+        return _columns_of([]), _nothing
     ids = [e.id for e in events]
     aggregate_ids = [e.aggregate_id for e in events]
     event_types = [e.event_type for e in events]
     versions = [e.version for e in events]
     timestamps = [e.timestamp for e in events]
-    if not events:
-        return BulkColumns([], [], [], [], [], pa.array([], _UTC_MICROS), pa.array([], pa.string()))
-    if not (_ids_valid(ids) and len(set(ids)) == len(ids) and _event_types_valid(event_types)):
+    datas = [e.data for e in events]
+    # Only what building the columns needs is checked here; every other rule in verify(),
+    # which may run while the columns are being inserted.
+    try:
+        string = pa.string()
+        id_column = pa.array(ids, string)
+        streams = pa.array(aggregate_ids, string).dictionary_encode()
+        type_column = pa.array(event_types, string)
+        instants = pa.array(timestamps, _UTC_MICROS)
+        wanted = np.array(versions, dtype=np.int64)
+    except (pa.ArrowException, OverflowError, ValueError, TypeError):
         return None
-    if not all(type(s) is str for s in aggregate_ids):
+    texts = _encoded(datas)
+    if texts is None:
         return None
-    streams = pa.array(aggregate_ids, pa.string()).dictionary_encode()
     names = streams.dictionary.to_pylist()
-    if not _ids_valid(names):
-        return None
-    codes = streams.indices.to_numpy(zero_copy_only=False)
     known = stream_heads(names)
-    heads = np.array([known.get(name, 0) for name in names], dtype=np.int64)
-    if not _versions_continue(codes, versions, heads):
-        return None
-    instants = _timestamps_in_order(timestamps, last_timestamp)
-    if instants is None:
-        return None
-    data = _data_texts([e.data for e in events])
-    if data is None:
-        return None
-    return BulkColumns(events, aggregate_ids, versions, ids, event_types, instants, data)
+    columns = BulkColumns(
+        events, streams, wanted, id_column, type_column, instants, pa.array(texts, string)
+    )
+
+    def verify() -> None:
+        heads = np.array([known.get(name, 0) for name in names], dtype=np.int64)
+        codes = streams.indices.to_numpy(zero_copy_only=False)
+        if not (
+            all(type(v) is int for v in versions)
+            and all(isinstance(t, datetime) and t.tzinfo is not None for t in timestamps)
+            and all(isinstance(d, dict) for d in datas)
+            and _ids_valid(ids)
+            and len(set(ids)) == len(ids)
+            and _event_types_valid(event_types)
+            and _ids_valid(names)
+            and _versions_continue(codes, wanted, heads)
+            and _in_order(instants, last_timestamp)
+            and _data_valid(texts, datas)
+        ):
+            # Some rule is broken (or the data is of a kind these checks do not prove): the
+            # check of one event at a time raises, naming the first event that breaks one.
+            check_bulk(events, lambda stream: known.get(stream, 0), last_timestamp)
+
+    return columns, verify
 
 
 def _ids_valid(values: list[Any]) -> bool:
@@ -151,14 +208,8 @@ def _event_types_valid(event_types: list[Any]) -> bool:
     return True
 
 
-def _versions_continue(codes: Any, versions: list[Any], heads: Any) -> bool:
+def _versions_continue(codes: Any, wanted: Any, heads: Any) -> bool:
     """Whether each stream's versions go on from its head, one by one, in the batch's order."""
-    if not all(type(v) is int for v in versions):
-        return False
-    try:
-        wanted = np.array(versions, dtype=np.int64)
-    except OverflowError:
-        return False
     order = np.argsort(codes, kind="stable")  # each stream's events together, in batch order
     streams = codes[order]
     n = len(streams)
@@ -169,52 +220,53 @@ def _versions_continue(codes: Any, versions: list[Any], heads: Any) -> bool:
     return bool(np.array_equal(wanted[order], expected))
 
 
-def _timestamps_in_order(timestamps: list[Any], last: datetime | None) -> Any | None:
-    """The timestamps as a UTC array if every one is aware and none goes back, else None."""
-    if not all(isinstance(t, datetime) and t.tzinfo is not None for t in timestamps):
-        return None
-    try:
-        instants = pa.array(timestamps, _UTC_MICROS)
-    except (pa.ArrowException, OverflowError, ValueError):
-        return None
+def _in_order(instants: Any, last: datetime | None) -> bool:
+    """Whether no timestamp goes back, from the store's last commit time on."""
     micros = instants.cast(pa.int64()).to_numpy(zero_copy_only=False)
     if len(micros) > 1 and not bool((micros[1:] >= micros[:-1]).all()):
-        return None
+        return False
     if last is not None:
         [floor] = pa.array([last], _UTC_MICROS).cast(pa.int64()).to_pylist()
         if micros[0] < floor:
-            return None
-    return instants
+            return False
+    return True
 
 
-def _data_texts(datas: list[Any]) -> Any | None:
-    """Each data as JSON text (a pyarrow array), if all are what
-    `esteach.jsondata.ensure_json_data` accepts; else None.
-
-    Encoded strictly, one event at a time (the texts are stored): NaN, infinity and values JSON
-    has no type for raise. Then parsed back in one call and compared, so that what the encoder
-    quietly converts (a tuple to a list, an int key to a string) is refused.
-    """
-    if not all(isinstance(d, dict) for d in datas):
-        return None
+def _encoded(datas: list[Any]) -> list[str] | None:
+    """Each data as JSON text, encoded strictly one event at a time (the texts are stored):
+    None when one holds NaN, infinity or a value JSON has no type for, or text that is not
+    valid Unicode (half a surrogate pair: UTF-8 cannot store it)."""
     try:
         texts = list(map(json_text, datas))
     except (TypeError, ValueError, RecursionError):
         return None
-    joined = ",".join(texts)
-    if not _encodable(joined):
-        return None
+    return texts if _encodable(",".join(texts)) else None
+
+
+def _data_valid(texts: list[str], datas: list[Any]) -> bool:
+    """Whether the encoded data is what `esteach.jsondata.ensure_json_data` accepts.
+
+    Parsed back in one call and compared, so that what the encoder quietly converts (a tuple
+    to a list, an int key to a string) is refused; not nested too deep.
+    """
+    # The parse makes a throwaway dict per event: with the collector paused meanwhile (they
+    # hold no cycles), it does not sweep the caller's whole heap of events a few times over.
+    paused = gc.isenabled()
+    gc.disable()
     try:
-        if json.loads(f"[{joined}]") != datas:
-            return None
+        if json.loads(f"[{','.join(texts)}]") != datas:
+            return False
     except RecursionError:
-        return None
-    column = pa.array(texts, pa.string())
+        return False
+    finally:
+        if paused:
+            gc.enable()
     # Nesting: a text nesting deeper than MAX_DEPTH opens and closes more than MAX_DEPTH
     # brackets or braces, so is longer than twice that: usually no text is, and none is
     # counted. The rare one with more openers is measured by the check one event at a time.
     if max(map(len, texts)) > 2 * MAX_DEPTH:
+        column = pa.array(texts, pa.string())
         openers = pc.add(pc.count_substring(column, "{"), pc.count_substring(column, "["))
         if pc.max(openers).as_py() > MAX_DEPTH:
-            return None
-    return column
+            return False
+    return True

@@ -465,9 +465,7 @@ class DuckDBEventStore:
         database.head += len(checked)
         database.last_timestamp = checked[-1].timestamp
         # Each stream's last version, remembered under the lock, so these heads are the truth.
-        database.streams.remember_all(
-            dict(zip(columns.aggregate_ids, columns.versions, strict=True))
-        )
+        database.streams.remember_all(columns.last_versions())
         database.signal.appended(database.head)
         return len(checked)
 

@@ -25,7 +25,7 @@ from esteach.errors import (
 )
 from esteach.events import Event, EventMetadata
 from esteach.jsondata import FrozenDict, freeze
-from esteach.store.bulk import BulkColumns
+from esteach.store.bulk import BulkColumns, _columns_of
 from esteach.store.rules import (
     stored_event,
     stored_metadata,
@@ -293,11 +293,11 @@ def _table(columns: BulkColumns, start: int) -> pa.Table:
     return pa.table(
         {
             "global_position": pa.array(np.arange(start, start + n, dtype=np.int64)),
-            "aggregate_id": pa.array(columns.aggregate_ids, string),
+            "aggregate_id": columns.aggregate_ids,
             "version": pa.array(columns.versions, pa.int64()),
-            "id": pa.array(columns.ids, string),
+            "id": columns.ids,
             "aggregate_type": pa.array([e.aggregate_type for e in events], string),
-            "event_type": pa.array(columns.event_types, string),
+            "event_type": columns.event_types,
             "timestamp": columns.timestamps.cast(_MICROS),  # UTC, without a zone
             "data": columns.data,
             "correlation_id": pa.array([m.correlation_id for m in metadata], string),
@@ -315,15 +315,7 @@ def _table(columns: BulkColumns, start: int) -> pa.Table:
 
 def recorded_columns(events: list[Event]) -> BulkColumns:
     """Events this store just made (an append's, already checked) as `BulkColumns`."""
-    return BulkColumns(
-        events,
-        [e.aggregate_id for e in events],
-        [e.version for e in events],
-        [e.id for e in events],
-        [e.event_type for e in events],
-        pa.array([e.timestamp for e in events], _UTC_MICROS),
-        pa.array([json_text(e.data) for e in events], pa.string()),
-    )
+    return _columns_of(events)
 
 
 _UTC_MICROS, _MICROS = pa.timestamp("us", tz="UTC"), pa.timestamp("us")
