@@ -44,6 +44,7 @@ __all__ = [
     "ItemRemoved",
     "OpenCart",
     "RemoveItem",
+    "broken_rule",
     "decide_other_commands",
 ]
 
@@ -236,3 +237,15 @@ def decide_other_commands(command: Any, state: CartState) -> list[DomainEvent]:
             raise EmptyCart(f"cart {cart_id!r} is empty; add an item first")
         return [CartCheckedOut()]
     raise InvalidCommand(f"a cart does not handle {type(command).__name__}")
+
+
+def broken_rule(items: Mapping[str, int], status: str | None, event: DomainEvent) -> str:
+    """What about a cart (its ``items`` and ``status``) made an old release's ``event`` break
+    today's rules, in words for a checker's message; "" when nothing did."""
+    if isinstance(event, ItemRemoved) and event.sku not in items:
+        return f"for a sku the cart does not hold ({event.sku!r})"
+    if isinstance(event, ItemAdded) and status == CHECKED_OUT:
+        return "to a checked-out cart"
+    if isinstance(event, ItemAdded) and items.get(event.sku, 0) + event.quantity > MAX_PER_ITEM:
+        return f"beyond {MAX_PER_ITEM} {event.sku!r}"
+    return ""

@@ -20,7 +20,6 @@ from esteach.aggregate import Aggregate
 from esteach.errors import DomainError
 from esteach.events import DomainEvent, Event, EventRegistry
 from esteach.exercises.cart import (
-    CHECKED_OUT,
     MAX_PER_ITEM,
     AddItem,
     CartAlreadyCheckedOut,
@@ -33,6 +32,7 @@ from esteach.exercises.cart import (
     ItemLimitReached,
     ItemRemoved,
     RemoveItem,
+    broken_rule,
 )
 from esteach.exercises.checking import call, call_pure, check_refusal, recorded
 from esteach.exercises.core import Exercise, NotYet, describe_error, unfinished
@@ -177,13 +177,7 @@ def _state_mistake(event: DomainEvent, field: str, got: object, want: object) ->
 
 def _situation(cart: CartBase, event: DomainEvent) -> str:
     """What about the cart made an old release's event break today's rules."""
-    if isinstance(event, ItemRemoved) and event.sku not in cart.items:
-        return f"for a sku the cart does not hold ({event.sku!r})"
-    if isinstance(event, ItemAdded) and cart.status == CHECKED_OUT:
-        return "to a checked-out cart"
-    if isinstance(event, ItemAdded) and cart.items.get(event.sku, 0) + event.quantity > 10:
-        return f"beyond 10 {event.sku!r}"
-    return ""
+    return broken_rule(cart.items, cart.status, event)
 
 
 _RULES_BELONG = (

@@ -51,6 +51,7 @@ from esteach.exercises.cart import (
     ItemRemoved,
     OpenCart,
     RemoveItem,
+    broken_rule,
     decide_other_commands,
 )
 from esteach.exercises.checking import check_refusal
@@ -152,13 +153,7 @@ def _run_pure(function: Callable[..., Any], *args: Any) -> tuple[object, list[An
 
 
 def _situation(state: CartState, event: DomainEvent) -> str:
-    if isinstance(event, ItemRemoved) and event.sku not in state.items:
-        return f"for a sku the cart does not hold ({event.sku!r})"
-    if isinstance(event, ItemAdded) and state.status == CHECKED_OUT:
-        return "to a checked-out cart"
-    if isinstance(event, ItemAdded) and state.items.get(event.sku, 0) + event.quantity > 10:
-        return f"beyond 10 {event.sku!r}"
-    return ""
+    return broken_rule(state.items, state.status, event)
 
 
 _RULES_BELONG: Final = (
