@@ -29,6 +29,7 @@ import duckdb
 import ipywidgets
 import matplotlib
 import pandas as pd
+import pyarrow
 
 import esteach
 
@@ -36,6 +37,7 @@ checks = {
     "python >= 3.11": sys.version_info >= (3, 11),
     "duckdb 2.0.x": duckdb.__version__.startswith("2.0."),
     "pandas >= 2.2": tuple(int(p) for p in pd.__version__.split(".")[:2]) >= (2, 2),
+    "pyarrow >= 15": int(pyarrow.__version__.split(".")[0]) >= 15,
     "ipywidgets 8": ipywidgets.__version__.startswith("8."),
     "matplotlib": bool(matplotlib.__version__),
     "esteach": esteach.__version__ == "0.1.0",
