@@ -28,7 +28,7 @@ from esteach.events import Event
 from esteach.jsondata import MAX_DEPTH
 from esteach.store.rules import check_bulk
 
-__all__ = ["BulkColumns", "checked_columns"]
+__all__ = ["BulkColumns", "checked_columns", "columns_of"]
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 
@@ -45,9 +45,6 @@ class BulkColumns:
     event_types: Any
     timestamps: Any  # UTC timestamps (microseconds)
     data: Any  # each event's data as JSON text
-
-    def __len__(self) -> int:
-        return len(self.events)
 
     def last_versions(self) -> dict[str, int]:
         """Each stream's last version in the batch."""
@@ -71,37 +68,23 @@ def checked_columns(
     (asked once, for every stream of the batch); ``last_timestamp`` is the store's last commit
     time (timestamps must not go back before it).
     """
-    columns, verify = prepared_columns(events, stream_heads, last_timestamp)
-    verify()
-    return columns
-
-
-def prepared_columns(
-    events: Iterable[Event],
-    stream_heads: Callable[[list[str]], Mapping[str, int]],
-    last_timestamp: datetime | None,
-) -> tuple[BulkColumns, Callable[[], None]]:
-    """`checked_columns` in two halves: the columns, and ``verify()``, which checks the rules
-    the columns do not need and raises ``check_bulk``'s error if one is broken.
-
-    What building the columns needs (events, str ids and types, int versions, aware timestamps,
-    data that encodes as JSON) is checked first; when that fails the batch is checked one event
-    at a time instead (raising, or passing for a kind of data the column checks do not prove).
-    """
     events = list(events)
-    prepared = _prepare(events, stream_heads, last_timestamp)
-    if prepared is not None:
-        return prepared
+    columns = _checked_over_columns(events, stream_heads, last_timestamp)
+    if columns is not None:
+        return columns
+    # The columns cannot be built as they are: the check of one event at a time raises, or
+    # passes (for a kind of data the column checks do not prove) and the columns are built
+    # one event at a time.
     streams = sorted(
         {e.aggregate_id for e in events if isinstance(e, Event) and type(e.aggregate_id) is str}
     )
     heads = stream_heads(streams)
-    checked = check_bulk(events, lambda stream: heads.get(stream, 0), last_timestamp)
-    return _columns_of(checked), _nothing
+    return columns_of(check_bulk(events, lambda stream: heads.get(stream, 0), last_timestamp))
 
 
-def _columns_of(events: list[Event]) -> BulkColumns:
-    """Checked events as `BulkColumns`, one event at a time."""
+def columns_of(events: list[Event]) -> BulkColumns:
+    """Events already checked (a bulk import's, or an append's a store just made) as
+    `BulkColumns`, one event at a time."""
     string = pa.string()
     return BulkColumns(
         events,
@@ -114,28 +97,23 @@ def _columns_of(events: list[Event]) -> BulkColumns:
     )
 
 
-def _nothing() -> None:
-    return None
-
-
-def _prepare(
+def _checked_over_columns(
     events: list[Event],
     stream_heads: Callable[[list[str]], Mapping[str, int]],
     last_timestamp: datetime | None,
-) -> tuple[BulkColumns, Callable[[], None]] | None:
-    """The columns and their ``verify``; None when the columns cannot be built as they are."""
+) -> BulkColumns | None:
+    """The columns, checked: built first (checking only what building needs), then every
+    other rule proved over them; None when they cannot be built as they are."""
     if not all(isinstance(e, Event) for e in events):
         return None
     if not events:
-        return _columns_of([]), _nothing
+        return columns_of([])
     ids = [e.id for e in events]
     aggregate_ids = [e.aggregate_id for e in events]
     event_types = [e.event_type for e in events]
     versions = [e.version for e in events]
     timestamps = [e.timestamp for e in events]
     datas = [e.data for e in events]
-    # Only what building the columns needs is checked here; every other rule in verify(),
-    # which may run while the columns are being inserted.
     try:
         string = pa.string()
         id_column = pa.array(ids, string)
@@ -150,30 +128,26 @@ def _prepare(
         return None
     names = streams.dictionary.to_pylist()
     known = stream_heads(names)
-    columns = BulkColumns(
+    heads = np.array([known.get(name, 0) for name in names], dtype=np.int64)
+    codes = streams.indices.to_numpy(zero_copy_only=False)
+    if not (
+        all(type(v) is int for v in versions)
+        and all(isinstance(t, datetime) and t.tzinfo is not None for t in timestamps)
+        and all(isinstance(d, dict) for d in datas)
+        and _ids_valid(ids)
+        and len(set(ids)) == len(ids)
+        and _event_types_valid(event_types)
+        and _ids_valid(names)
+        and _versions_continue(codes, wanted, heads)
+        and _in_order(instants, last_timestamp)
+        and _data_valid(texts, datas)
+    ):
+        # Some rule is broken (or the data is of a kind these checks do not prove): the check
+        # of one event at a time raises, naming the first event that breaks one.
+        check_bulk(events, lambda stream: known.get(stream, 0), last_timestamp)
+    return BulkColumns(
         events, streams, wanted, id_column, type_column, instants, pa.array(texts, string)
     )
-
-    def verify() -> None:
-        heads = np.array([known.get(name, 0) for name in names], dtype=np.int64)
-        codes = streams.indices.to_numpy(zero_copy_only=False)
-        if not (
-            all(type(v) is int for v in versions)
-            and all(isinstance(t, datetime) and t.tzinfo is not None for t in timestamps)
-            and all(isinstance(d, dict) for d in datas)
-            and _ids_valid(ids)
-            and len(set(ids)) == len(ids)
-            and _event_types_valid(event_types)
-            and _ids_valid(names)
-            and _versions_continue(codes, wanted, heads)
-            and _in_order(instants, last_timestamp)
-            and _data_valid(texts, datas)
-        ):
-            # Some rule is broken (or the data is of a kind these checks do not prove): the
-            # check of one event at a time raises, naming the first event that breaks one.
-            check_bulk(events, lambda stream: known.get(stream, 0), last_timestamp)
-
-    return columns, verify
 
 
 def _ids_valid(values: list[Any]) -> bool:

@@ -73,7 +73,7 @@ from esteach.errors import (
 )
 from esteach.events import Event, NewEvent
 from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
-from esteach.store.bulk import checked_columns
+from esteach.store.bulk import checked_columns, columns_of
 from esteach.store.duckdb_sql import (
     ADD_HEADERS,
     ALL,
@@ -106,7 +106,6 @@ from esteach.store.duckdb_sql import (
     _params,
     _table,
     _writes,
-    recorded_columns,
 )
 from esteach.store.rules import (
     DEFAULT_MAX_CLOCK_JUMP,
@@ -399,7 +398,7 @@ class DuckDBEventStore:
         (a ``ConstraintException``, as before) and the guard refuses an expected version ahead
         of the stream (no rows inserted), so the caller explains a refusal the same way.
         """
-        frame = _table(recorded_columns(recorded), recorded[0].global_position)
+        frame = _table(columns_of(recorded), recorded[0].global_position)
         query, params = COLUMNAR, []
         if guarded:
             query, params = f"{COLUMNAR} {GUARD}", [aggregate_id, version]

@@ -25,7 +25,7 @@ from esteach.errors import (
 )
 from esteach.events import Event, EventMetadata
 from esteach.jsondata import FrozenDict, freeze
-from esteach.store.bulk import BulkColumns, _columns_of
+from esteach.store.bulk import BulkColumns
 from esteach.store.rules import (
     stored_event,
     stored_metadata,
@@ -313,12 +313,7 @@ def _table(columns: BulkColumns, start: int) -> pa.Table:
     )
 
 
-def recorded_columns(events: list[Event]) -> BulkColumns:
-    """Events this store just made (an append's, already checked) as `BulkColumns`."""
-    return _columns_of(events)
-
-
-_UTC_MICROS, _MICROS = pa.timestamp("us", tz="UTC"), pa.timestamp("us")
+_MICROS = pa.timestamp("us")
 
 
 # --- reading rows back: built for speed, since a replay reads every one ----------------------
