@@ -73,40 +73,24 @@ def raw_runner(url: str, raw_rows: Callable[[int, int], list[tuple[Any, ...]]]) 
     return run
 
 
-def eventsourcing_runner(url: str, people: type) -> Callable[[int, int], list[float]]:
+def eventsourcing_env(url: str) -> dict[str, str]:
+    """Settings for the eventsourcing library's PostgreSQL recorder, in a fresh schema."""
     import psycopg
 
-    def run(users: int, changes: int) -> list[float]:
-        schema = f"es_{next(_schemas)}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-        info = psycopg.conninfo.conninfo_to_dict(url)
-        app = people(
-            env={
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
-                "POSTGRES_DBNAME": str(info.get("dbname", "postgres")),
-                "POSTGRES_HOST": str(info["host"]),
-                "POSTGRES_PORT": str(info.get("port", "5432")),
-                "POSTGRES_USER": str(info.get("user", "postgres")),
-                "POSTGRES_PASSWORD": str(info.get("password", "")),
-                "POSTGRES_SCHEMA": schema,
-                "IS_SNAPSHOTTING_ENABLED": "n",
-            }
-        )
-        latencies, ids = [], []
-        for i in range(users):
-            t = time.perf_counter()
-            ids.append(app.create(f"User {i}"))
-            latencies.append(time.perf_counter() - t)
-        for k in range(changes):
-            for i, person_id in enumerate(ids):
-                t = time.perf_counter()
-                app.rename(person_id, f"User {i} ({k})")
-                latencies.append(time.perf_counter() - t)
-        app.close()
-        return latencies
-
-    return run
+    schema = f"es_{next(_schemas)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(info.get("dbname", "postgres")),
+        "POSTGRES_HOST": str(info["host"]),
+        "POSTGRES_PORT": str(info.get("port", "5432")),
+        "POSTGRES_USER": str(info.get("user", "postgres")),
+        "POSTGRES_PASSWORD": str(info.get("password", "")),
+        "POSTGRES_SCHEMA": schema,
+        "IS_SNAPSHOTTING_ENABLED": "n",
+    }
 
 
 def _writer(url: str, schema: str, name: str, users: int, changes: int, go: Any,
@@ -173,10 +157,11 @@ def writers_rate(url: str, processes: int, users: int, changes: int, raw: bool =
 
 
 def bench(args: Any, raw_rows: Callable[[int, int], list[tuple[Any, ...]]], sample: Any,
-          row: Callable[..., dict[str, Any]], eventsourcing_classes: Any,
+          row: Callable[..., dict[str, Any]], eventsourcing_runner: Any,
           progress: Any, esteach_runner: Any) -> list[dict[str, Any]]:  # fmt: skip
-    """``esteach_runner(make_store, cached)`` is the suite's command loop, run here on stores
-    made by `fresh` on this section's server."""
+    """``esteach_runner(make_store, cached)`` and ``eventsourcing_runner(make_env)`` are the
+    suite's command loops, run here on stores made by `fresh` and applications made by
+    `eventsourcing_env` on this section's server."""
     rows = []
     with server() as url:
         runners: dict[str, Callable[[int, int], list[float]]] = {
@@ -188,9 +173,7 @@ def bench(args: Any, raw_rows: Callable[[int, int], list[tuple[Any, ...]]], samp
             print("eventsourcing's postgres extra is not installed (pip install -e '.[bench]'): "
                   "skipping its PostgreSQL row")  # fmt: skip
         elif args.eventsourcing:
-            runners["eventsourcing postgres"] = eventsourcing_runner(
-                url, eventsourcing_classes()[1]
-            )
+            runners["eventsourcing postgres"] = eventsourcing_runner(lambda: eventsourcing_env(url))
         rates: dict[str, list[float]] = {name: [] for name in runners}
         latencies: dict[str, list[float]] = {name: [] for name in runners}
         rounds = [(r, name) for r in range(args.repeats) for name in runners]

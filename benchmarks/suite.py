@@ -237,11 +237,15 @@ def es_env(kind: str, scratch: Path, snapshots: bool = False) -> dict[str, str]:
     return env
 
 
-def eventsourcing_runner(kind: str, scratch: Path) -> Callable[[int, int], list[float]]:
+def eventsourcing_runner(
+    make_env: Callable[[], dict[str, str]],
+) -> Callable[[int, int], list[float]]:
+    """The eventsourcing library's command loop, on a fresh application made with
+    ``make_env()`` each run (a persistence module and its settings)."""
     _, people = eventsourcing_classes()
 
     def run(users: int, changes: int) -> list[float]:
-        app = people(env=es_env(kind, scratch))
+        app = people(env=make_env())
         latencies = []
         ids = []
         for i in range(users):
@@ -288,8 +292,10 @@ def bench_commands(args: argparse.Namespace, scratch: Path) -> list[dict[str, An
         ),
     }
     if args.eventsourcing:
-        runners["eventsourcing POPO"] = eventsourcing_runner("popo", scratch)
-        runners["eventsourcing SQLite file"] = eventsourcing_runner("sqlite", scratch)
+        runners["eventsourcing POPO"] = eventsourcing_runner(lambda: es_env("popo", scratch))
+        runners["eventsourcing SQLite file"] = eventsourcing_runner(
+            lambda: es_env("sqlite", scratch)
+        )
     rates: dict[str, list[float]] = {name: [] for name in runners}
     latencies: dict[str, list[float]] = {name: [] for name in runners}
     rounds = [(r, name) for r in range(args.repeats) for name in runners]
@@ -936,7 +942,7 @@ def main(argv: list[str] | None = None) -> None:
         "notebooks": lambda scratch: bench_notebooks(args),
         "postgres": lambda scratch: (
             on_postgres.bench(
-                args, raw_rows, sample, row, eventsourcing_classes, tqdm, esteach_runner
+                args, raw_rows, sample, row, eventsourcing_runner, tqdm, esteach_runner
             )
             if args.postgres
             else []
