@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -59,7 +59,9 @@ __all__ = [
     "interrupt",
     "is_interrupt",
     "json_text",
+    "json_texts",
     "naive_utc",
+    "one_thread",
     "open_file",
     "registered",
     "reraise",
@@ -84,7 +86,7 @@ def connect(
     return conn
 
 
-def _compact_encoder() -> Callable[[Any], str]:
+def _compact_encoder() -> tuple[Callable[[Any], str], Callable[[Iterable[Any]], list[str]]]:
     """``json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))``, at a
     third of its cost: the standard library's C encoder made once and called directly.
 
@@ -95,7 +97,7 @@ def _compact_encoder() -> Callable[[Any], str]:
     encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # a Python without the C accelerator
-        return encoder.encode
+        return encoder.encode, lambda values: list(map(encoder.encode, values))
     encode = make(
         None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
     )
@@ -104,15 +106,23 @@ def _compact_encoder() -> Callable[[Any], str]:
     def compact(value: Any) -> str:
         return join(encode(value, 0))
 
-    return compact
+    def compact_all(values: Iterable[Any]) -> list[str]:
+        return [join(encode(value, 0)) for value in values]
+
+    return compact, compact_all
 
 
-_encode = _compact_encoder()
+_encode, _encode_all = _compact_encoder()
 
 
 def json_text(data: Mapping[str, Any]) -> str:
     """Event data as the compact JSON text the ``data`` columns hold."""
     return _encode(data)
+
+
+def json_texts(datas: Iterable[Mapping[str, Any]]) -> list[str]:
+    """`json_text` of each, in one call (a fifth faster than mapping `json_text`)."""
+    return _encode_all(datas)
 
 
 def naive_utc(timestamp: datetime) -> datetime:
@@ -392,6 +402,26 @@ def transaction(
         if error is exc:
             raise
         raise error from exc
+
+
+@contextlib.contextmanager
+def one_thread(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB runs the block's statements on one thread, then on as many as before.
+
+    The setting is the database's, not the connection's: other connections to the same file
+    in this process run single-threaded meanwhile too (slower, never wrong). An interrupt that
+    lands while the setting is put back leaves it at one thread, which costs speed only.
+    """
+    [(before,)] = conn.execute("SELECT current_setting('threads')").fetchall()
+    restore = f"SET threads = {int(before)}"
+    conn.execute("SET threads = 1")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception, KeyboardInterrupt):  # keep the block's error
+            conn.execute(restore)
+        raise
+    conn.execute(restore)
 
 
 @contextlib.contextmanager

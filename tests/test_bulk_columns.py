@@ -4,24 +4,38 @@ the same error for a batch that breaks a rule, the same columns for one that doe
 
 from __future__ import annotations
 
+import enum
 import json
 import math
+from collections import OrderedDict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import esteach.store.bulk
 from esteach import Event, EventMetadata
 from esteach.duck import json_text
 from esteach.jsondata import MAX_DEPTH
-from esteach.store.bulk import checked_columns
+from esteach.store.bulk import checked_columns, utc_micros
 from esteach.store.rules import check_bulk
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 HEADS = {"s-0": 2, "s-1": 0}  # what the store holds already
+
+
+class Key(str):
+    """A str subclass: `ensure_json_data` takes it as a key."""
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
 
 
 def batch(n: int, streams: int = 3) -> list[Event]:
@@ -96,21 +110,34 @@ DEFECTS: list[tuple[str, Any]] = [
     ("id with a tab", lambda e: replace(e, id="e\t5")),
     ("id with NUL", lambda e: replace(e, id="e\x005")),
     ("id too long", lambda e: replace(e, id="e" * 300)),
+    ("id too long, in characters", lambda e: replace(e, id="é" * 257)),
     ("id not a str", lambda e: replace(e, id=5)),
     ("id a half surrogate", lambda e: replace(e, id="e-\ud800")),
     ("stream blank", lambda e: replace(e, aggregate_id=" ", version=1)),
     ("stream not a str", lambda e: replace(e, aggregate_id=7, version=1)),
     ("stream with newline", lambda e: replace(e, aggregate_id="s\n1", version=1)),
+    ("stream None", lambda e: replace(e, aggregate_id=None, version=1)),
+    ("stream bytes", lambda e: replace(e, aggregate_id=b"s-9", version=1)),
+    ("id bytes", lambda e: replace(e, id=b"e-5")),
+    ("id None", lambda e: replace(e, id=None)),
+    ("id a space inside, blank around", lambda e: replace(e, id="\x1f\u00a0 ")),
     ("bad event type", lambda e: replace(e, event_type="esteach.Thing")),
     ("event type not a str", lambda e: replace(e, event_type=None)),
     ("naive timestamp", lambda e: replace(e, timestamp=datetime(2024, 1, 1, 0, 0, 9))),
     ("timestamp goes back", lambda e: replace(e, timestamp=START)),
+    ("timestamp a string", lambda e: replace(e, timestamp="2024-01-01T00:00:09+00:00")),
+    ("timestamp None", lambda e: replace(e, timestamp=None)),
     ("data not a dict", lambda e: replace(e, data=[1, 2])),
     ("data NaN", lambda e: replace(e, data={"x": math.nan})),
     ("data infinity", lambda e: replace(e, data={"x": [math.inf]})),
     ("data a tuple", lambda e: replace(e, data={"x": (1, 2)})),
     ("data an int key", lambda e: replace(e, data={1: "x"})),
     ("data a bool key", lambda e: replace(e, data={"a": {True: 1}})),
+    ("flat data, a None key", lambda e: replace(e, data={"n": 1, None: 2})),
+    ("flat data, a float key", lambda e: replace(e, data={1.5: "x"})),
+    ("data a tuple in a list", lambda e: replace(e, data={"x": [1, (2,)]})),
+    ("data a list of a tuple key", lambda e: replace(e, data={"x": [{(1, 2): 3}]})),
+    ("data a bytes value", lambda e: replace(e, data={"x": b"abc"})),
     ("data a datetime", lambda e: replace(e, data={"at": START})),
     ("data a set", lambda e: replace(e, data={"x": {1}})),
     ("data a half surrogate", lambda e: replace(e, data={"x": "a\udc00"})),
@@ -129,6 +156,16 @@ FINE: list[tuple[str, Any]] = [
     ("floats and big ints", lambda e: replace(e, data={"f": 1e16, "z": -0.0, "g": 2**70})),
     ("nested nulls", lambda e: replace(e, data={"a": [None, {"b": None}]})),
     ("an id with other control chars", lambda e: replace(e, id="e\x1f5")),
+    ("an id with a space inside", lambda e: replace(e, id="event five")),
+    ("a non-ASCII id", lambda e: replace(e, id="событие-5")),
+    ("an id of 255 characters", lambda e: replace(e, id="é" * 255)),
+    ("a flat object with braces in strings", lambda e: replace(e, data={"x": "{", "y": "}{"})),
+    ("a str subclass key", lambda e: replace(e, data={Key("k"): 1})),
+    ("an IntEnum value", lambda e: replace(e, data={"k": Level.HIGH})),
+    ("a dict subclass as data", lambda e: replace(e, data=OrderedDict(k=1))),
+    ("a pandas Timestamp", lambda e: replace(e, timestamp=pd.Timestamp(e.timestamp))),
+    ("a zone of another kind, at UTC", lambda e: replace(
+        e, timestamp=e.timestamp.replace(tzinfo=ZoneInfo("UTC")))),
 ]  # fmt: skip
 
 
@@ -138,6 +175,7 @@ def test_a_broken_rule_gives_the_error_the_one_by_one_check_gives(what: str, def
     events[5] = defect(events[5])
     columns, one_by_one = both(events)
     assert isinstance(one_by_one, tuple) and len(one_by_one) == 2, f"{what} was not refused"
+    assert one_by_one[0] in {"InvalidInput", "InvalidEventData", "DuplicateEventId"}, one_by_one
     assert columns == one_by_one
 
 
@@ -148,6 +186,42 @@ def test_an_unusual_but_right_batch_gives_the_same_columns(what: str, change: An
     columns, one_by_one = both(events)
     assert isinstance(columns, tuple) and len(columns) == 7, f"{what} was refused: {columns}"
     assert columns == one_by_one
+
+
+def test_a_usual_batch_is_checked_over_columns_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flat data, nested data, another time zone: no event is checked on its own (the point of
+    checking over columns is its speed)."""
+
+    def one_at_a_time(*args: Any) -> None:
+        raise AssertionError("check_bulk was called")
+
+    monkeypatch.setattr(esteach.store.bulk, "check_bulk", one_at_a_time)
+    zone = timezone(timedelta(hours=2))
+    for events in (
+        batch(50),
+        [replace(e, data={"tags": ["a", {"b": [1.5, None]}], "n": e.version}) for e in batch(50)],
+        [replace(e, timestamp=e.timestamp.astimezone(zone)) for e in batch(50)],
+    ):
+        columns = checked_columns(events, lambda streams: HEADS, None)
+        assert columns.data.to_pylist() == [json_text(e.data) for e in events]
+        assert columns.timestamps.to_pylist() == [e.timestamp.astimezone(UTC) for e in events]
+
+
+@settings(database=None, deadline=None, max_examples=200)
+@given(st.lists(st.datetimes(timezones=st.sampled_from(
+    [UTC, timezone(timedelta(hours=-5)), ZoneInfo("UTC"), ZoneInfo("Europe/Paris")])),
+    min_size=1, max_size=8))  # fmt: skip
+def test_utc_micros_is_what_pyarrow_makes(timestamps: list[datetime]) -> None:
+    """The pandas shortcut for timestamps all in UTC gives pyarrow's very array."""
+    expected = pa.array(timestamps, pa.timestamp("us", tz="UTC"))
+    assert utc_micros(timestamps).equals(expected)
+    in_utc = [t.astimezone(UTC) for t in timestamps]
+    assert utc_micros(in_utc).equals(expected)
+
+
+def test_utc_micros_takes_the_whole_range_of_datetime() -> None:
+    timestamps = [datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)]
+    assert utc_micros(timestamps).to_pylist() == timestamps
 
 
 def test_the_last_commit_time_is_a_floor() -> None:

@@ -188,6 +188,53 @@ def test_a_bulk_import_of_more_streams_than_it_keeps_leaves_the_store_right(
             store.append_events("s4", 0, created())
 
 
+def imported(stream: str, first: int, n: int, at: Any) -> list[Event]:
+    return [
+        Event(f"{stream}-{first + i}", stream, "T", "ItemAdded", first + i, at, {"n": i})
+        for i in range(n)
+    ]
+
+
+def test_a_bulk_import_asks_the_file_for_heads_only_when_memory_does_not_know_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.duckdb"
+    with DuckDBEventStore(path) as store:  # new: every stream is known, so none is asked for
+        store.append_events("a", 0, created(2))
+        at = store.read_all()[-1].timestamp
+        conn = counting(store)
+        assert store.bulk_import(imported("a", 3, 2, at) + imported("b", 1, 3, at)) == 5
+        assert not [q for q in conn.statements if "max(version)" in q]
+        with pytest.raises(DuplicateEventId):  # refused by the file: "c" is now in doubt
+            store.append_events("c", 0, [NewEvent("ItemAdded", {}, id="b-1")])
+        conn.statements.clear()
+        assert store.bulk_import(imported("c", 1, 2, at)) == 2
+        assert [q for q in conn.statements if "max(version)" in q], "a stream in doubt is asked"
+    with DuckDBEventStore(path) as store:
+        assert [store.stream_version(s) for s in "abc"] == [4, 3, 2]
+        with pytest.raises(InvalidInput, match="next version there is 5"):
+            store.bulk_import(imported("a", 6, 1, at))
+
+
+def test_a_bulk_import_leaves_duckdbs_thread_setting_as_it_found_it() -> None:
+    """It inserts on one thread (faster into the indexed table), and puts the setting back,
+    also when the insert fails."""
+    with DuckDBEventStore(":memory:") as store:
+        store.sql("SET threads = 3")
+        store.append_events("a", 0, created())
+        at = store.read_all()[-1].timestamp
+        assert store.bulk_import(imported("b", 1, 200, at)) == 200
+        assert store.sql("SELECT current_setting('threads')").fetchall() == [(3,)]
+        clash = imported("c", 1, 1, at)[0]
+        with pytest.raises(DuplicateEventId):  # the file's unique key refuses it
+            store.bulk_import([Event("b-1", *[getattr(clash, f) for f in FIELDS[1:]])])
+        assert store.sql("SELECT current_setting('threads')").fetchall() == [(3,)]
+        assert store.head_position() == 201
+
+
+FIELDS = ("id", "aggregate_id", "aggregate_type", "event_type", "version", "timestamp", "data")
+
+
 def test_after_an_append_the_file_refused_the_store_asks_the_file_again() -> None:
     with DuckDBEventStore(":memory:") as store:
         store.append_events("a", 0, [NewEvent("ItemAdded", {}, id="shared-id")])

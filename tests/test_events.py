@@ -836,6 +836,7 @@ def test_the_stores_json_text_is_json_dumps_compact(data: dict[str, Any]) -> Non
 
     expected = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     assert esteach.duck.json_text(data) == expected
+    assert esteach.duck.json_texts([data, {}, data]) == [expected, "{}", expected]
 
 
 @pytest.mark.parametrize(

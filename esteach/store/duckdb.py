@@ -152,6 +152,14 @@ class _StreamHeads:
             return 0
         return head
 
+    def get_many(self, streams: list[str]) -> dict[str, int] | None:
+        """The versions of those of ``streams`` that exist, or None when only the file knows
+        (`get` for many streams at once: a bulk import's)."""
+        if not self._complete or not self._doubtful.isdisjoint(streams):
+            return None
+        heads = self._heads
+        return {stream: heads[stream] for stream in heads.keys() & set(streams)}
+
     def remember(self, aggregate_id: str, version: int) -> None:
         self._heads[aggregate_id] = version
         self._heads.move_to_end(aggregate_id)
@@ -452,7 +460,9 @@ class DuckDBEventStore:
         if not columns.events:
             return 0
         checked = columns.events
-        with duck.registered(self._conn, "esteach_bulk", _table(columns, database.head + 1)):
+        table = _table(columns, database.head + 1)
+        # One DuckDB thread: into the indexed table, two insert slower (benchmarks/README.md).
+        with duck.registered(self._conn, "esteach_bulk", table), duck.one_thread(self._conn):
             try:
                 self._conn.execute(BULK)
             except duckdb.Error as exc:
@@ -469,6 +479,11 @@ class DuckDBEventStore:
         return len(checked)
 
     def _stream_heads(self, streams: list[str]) -> dict[str, int]:
+        """The versions of those of ``streams`` that exist: from memory if it knows them all
+        (a new store's, say), else from the file."""
+        heads = self._database.streams.get_many(streams)
+        if heads is not None:
+            return heads
         return dict(self._conn.execute(STREAM_HEADS, [streams]).fetchall())
 
     # --- reading ---------------------------------------------------------------------------

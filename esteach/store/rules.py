@@ -278,6 +278,10 @@ def check_bulk(
                 f"{stream!r}, but the next version there is {want}: versions must "
                 f"continue each stream without gaps"
             )
+        if not isinstance(event.timestamp, datetime):
+            raise InvalidInput(
+                f"bulk_import item {i} has timestamp {event.timestamp!r:.60}, not a datetime"
+            )
         if event.timestamp.tzinfo is None:
             raise InvalidInput(f"bulk_import item {i} has a naive timestamp; use UTC")
         if last_timestamp is not None and event.timestamp < last_timestamp:
