@@ -224,6 +224,18 @@ def test_utc_micros_takes_the_whole_range_of_datetime() -> None:
     assert utc_micros(timestamps).to_pylist() == timestamps
 
 
+@pytest.mark.parametrize("streams", [3, 70_000])  # the stream codes sorted as 16 or 32 bits
+def test_versions_are_checked_whatever_the_number_of_streams(streams: int) -> None:
+    events = [
+        Event(f"e-{i}", f"t-{i % streams}", "T", "ThingHappened", i // streams + 1, START, {})
+        for i in range(max(streams, 12))
+    ]
+    assert len(both(events)[0][0]) == len(events)
+    events[-2] = replace(events[-2], version=events[-2].version + 1)
+    columns, one_by_one = both(events)
+    assert columns == one_by_one and "next version there is" in columns[1]
+
+
 def test_the_last_commit_time_is_a_floor() -> None:
     assert both(batch(3), last=START + timedelta(seconds=1))[0][0] == "InvalidInput"
     assert len(both(batch(3), last=START)[0][0]) == 3

@@ -234,6 +234,8 @@ def _event_types_valid(event_types: list[Any]) -> bool:
 
 def _versions_continue(codes: Any, wanted: Any, heads: Any) -> bool:
     """Whether each stream's versions go on from its head, one by one, in the batch's order."""
+    if len(heads) <= 1 << 16:  # numpy sorts 16-bit ints by radix: a fifth of the time
+        codes = codes.astype(np.uint16)
     order = np.argsort(codes, kind="stable")  # each stream's events together, in batch order
     streams = codes[order]
     n = len(streams)
