@@ -144,6 +144,33 @@ DEFECTS: list[tuple[str, Any]] = [
     ("data a half surrogate key", lambda e: replace(e, data={"\ud800": 1})),
     ("data too deep", lambda e: replace(e, data=deep(MAX_DEPTH + 1))),
 ]
+# Each: (what is wrong, the stream of a new stream's only event, put last): nothing else breaks.
+NEW_STREAMS: list[tuple[str, Any]] = [
+    ("bytes", b"s-9"),
+    ("a bytearray", bytearray(b"s-9")),
+    ("None", None),
+    ("an int", 9),
+    ("blank", " \u00a0"),
+    ("empty", ""),
+    ("a newline", "s\n9"),
+    ("a tab", "s\t9"),
+    ("NUL", "s\x009"),
+    ("too long", "s" * 257),
+    ("too long, in characters", "é" * 257),
+    ("a half surrogate", "s-\udc00"),
+]
+
+
+@pytest.mark.parametrize("what, stream", NEW_STREAMS, ids=[d[0] for d in NEW_STREAMS])
+def test_a_new_stream_of_the_wrong_kind_gives_the_one_by_one_error(what: str, stream: Any) -> None:
+    events: list[Any] = batch(9)
+    events.append(replace(events[-1], id="e-new", aggregate_id=stream, version=1))
+    columns, one_by_one = both(events)
+    assert isinstance(one_by_one, tuple) and len(one_by_one) == 2, f"{what} was not refused"
+    assert one_by_one[0] == "InvalidInput" and "aggregate_id" in one_by_one[1], one_by_one
+    assert columns == one_by_one
+
+
 # Each: (what is unusual but right, how event 5 carries it).
 FINE: list[tuple[str, Any]] = [
     ("deep but allowed", lambda e: replace(e, data=deep(MAX_DEPTH))),
@@ -159,6 +186,7 @@ FINE: list[tuple[str, Any]] = [
     ("an id with a space inside", lambda e: replace(e, id="event five")),
     ("a non-ASCII id", lambda e: replace(e, id="событие-5")),
     ("an id of 255 characters", lambda e: replace(e, id="é" * 255)),
+    ("an id of 256 characters", lambda e: replace(e, id="e" * 256)),
     ("a flat object with braces in strings", lambda e: replace(e, data={"x": "{", "y": "}{"})),
     ("a str subclass key", lambda e: replace(e, data={Key("k"): 1})),
     ("an IntEnum value", lambda e: replace(e, data={"k": Level.HIGH})),
@@ -222,6 +250,14 @@ def test_utc_micros_is_what_pyarrow_makes(timestamps: list[datetime]) -> None:
 def test_utc_micros_takes_the_whole_range_of_datetime() -> None:
     timestamps = [datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)]
     assert utc_micros(timestamps).to_pylist() == timestamps
+
+
+def test_a_batch_of_naive_timestamps_is_refused() -> None:
+    """pyarrow reads naive datetimes as UTC without a word: the zones are checked apart."""
+    events = [replace(e, timestamp=e.timestamp.replace(tzinfo=None)) for e in batch(5)]
+    columns, one_by_one = both(events)
+    assert one_by_one == ("InvalidInput", "bulk_import item 0 has a naive timestamp; use UTC")
+    assert columns == one_by_one
 
 
 @pytest.mark.parametrize("streams", [3, 70_000])  # the stream codes sorted as 16 or 32 bits

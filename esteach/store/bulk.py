@@ -146,6 +146,7 @@ def _checked_over_columns(
     codes = streams.indices.to_numpy(zero_copy_only=False)
     if not (
         set(map(type, versions)) == {int}
+        and set(map(type, aggregate_ids)) == {str}  # pyarrow took bytes as strings
         and None not in zones
         and _ids_valid(ids, id_column)
         and len(set(ids)) == len(ids)
