@@ -1243,6 +1243,20 @@ class EventStoreContract(abc.ABC):
 
         assert store.head_position() == 0
 
+    @pytest.mark.parametrize("timestamp", ["2024-01-01T00:00:00+00:00", None, 1704067200])
+    def test_bulk_import_refuses_a_timestamp_that_is_not_a_datetime(
+        self, store: EventStore, timestamp: object
+    ) -> None:
+        sample = [
+            recorded("imp-1", STREAM, 1, START),
+            recorded("imp-2", STREAM, 2, timestamp),  # type: ignore[arg-type]
+        ]
+
+        with pytest.raises(InvalidInput, match="not a datetime"):
+            store.bulk_import(sample)
+
+        assert store.head_position() == 0
+
     def test_bulk_import_refuses_duplicate_ids_within_the_import(self, store: EventStore) -> None:
         store.append_events("order-beta", 0, [new()])
         before = snapshot(store, STREAM, "order-beta", "order-gamma")
@@ -1293,6 +1307,7 @@ class EventStoreContract(abc.ABC):
         [
             pytest.param(["order-1"], "must be a str", id="unhashable-list"),
             pytest.param(7, "must be a str", id="int"),
+            pytest.param(b"order-2", "must be a str", id="bytes"),
             pytest.param("  ", "blank", id="blank"),
             pytest.param("a\nb", "control characters", id="newline"),
         ],
