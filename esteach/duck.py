@@ -412,16 +412,27 @@ def one_thread(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
     in this process run single-threaded meanwhile too (slower, never wrong). An interrupt that
     lands while the setting is put back leaves it at one thread, which costs speed only.
     """
-    [(before,)] = conn.execute("SELECT current_setting('threads')").fetchall()
-    restore = f"SET threads = {int(before)}"
-    conn.execute("SET threads = 1")
     try:
+        [(before,)] = conn.execute("SELECT current_setting('threads')").fetchall()
+    except BaseException:
+        with contextlib.suppress(Exception, KeyboardInterrupt):
+            conn.abort()  # an interrupt before the fetch leaves the result unfinished
+        raise
+    restore = f"SET threads = {int(before)}"
+    try:
+        conn.execute("SET threads = 1")
         yield
     except BaseException:
         with contextlib.suppress(Exception, KeyboardInterrupt):  # keep the block's error
+            conn.abort()
             conn.execute(restore)
         raise
-    conn.execute(restore)
+    try:
+        conn.execute(restore)
+    except BaseException:
+        with contextlib.suppress(Exception, KeyboardInterrupt):
+            conn.abort()
+        raise
 
 
 @contextlib.contextmanager

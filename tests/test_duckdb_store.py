@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +238,106 @@ def test_remembering_a_bulk_imports_streams_sets_off_no_garbage_collection() -> 
         gc.callbacks.remove(count)
     assert collections == []
     assert heads.get("s1") == 1 and heads.get("s24999") == 24999
+
+
+def ten_events(at: Any) -> list[Event]:
+    return [
+        Event(f"i-{n}", f"s-{n % 3}", "T", "ItemAdded", n // 3 + 1, at + timedelta(seconds=n),
+              {"n": n})
+        for n in range(10)
+    ]  # fmt: skip
+
+
+def changed(events: list[Event], i: int, **changes: Any) -> list[Any]:
+    return [replace(e, **changes) if n == i else e for n, e in enumerate(events)]
+
+
+# Each: what is wrong with item 7 (in the third chunk of three events), or between chunks.
+CHUNK_DEFECTS: dict[str, Any] = {
+    "a version gap": lambda e: changed(e, 7, version=9),
+    "an id from an earlier chunk": lambda e: changed(e, 7, id="i-1"),
+    "an id stored already": lambda e: changed(e, 7, id="stored-1"),
+    "a naive timestamp": lambda e: changed(e, 7, timestamp=datetime(2030, 1, 1)),
+    "time going back between chunks": lambda e: changed(
+        e, 6, timestamp=e[5].timestamp - timedelta(seconds=9)
+    ),
+    "not an event": lambda e: [*e[:7], "i-7", *e[8:]],
+    "a tuple in the data": lambda e: changed(e, 7, data={"x": (1,)}),
+}
+
+
+@pytest.mark.parametrize("defect", list(CHUNK_DEFECTS))
+def test_a_bulk_import_in_chunks_is_refused_as_in_one_naming_the_item(defect: str) -> None:
+    """A chunk's check counts from its own start: the error must still name the item in the
+    batch, exactly as an import in one chunk does, and nothing is written."""
+    verdicts = []
+    for chunk in (3, 25_000):
+        with DuckDBEventStore(":memory:", bulk_chunk=chunk, clock=StepClock()) as store:
+            store.append_events("x", 0, [NewEvent("ItemAdded", {}, id="stored-1")])
+            events = CHUNK_DEFECTS[defect](ten_events(store.read_all()[-1].timestamp))
+            with pytest.raises((InvalidInput, DuplicateEventId)) as refused:
+                store.bulk_import(events)
+            assert store.head_position() == 1
+            assert store.bulk_import(ten_events(store.read_all()[-1].timestamp)) == 10
+            verdicts.append((type(refused.value).__name__, str(refused.value)))
+    assert verdicts[0] == verdicts[1]
+    assert (
+        "item 7" in verdicts[0][1]
+        or "already stored" in verdicts[0][1]
+        or "item 6" in verdicts[0][1]
+    )
+
+
+def test_a_bulk_import_in_chunks_asks_the_file_for_streams_memory_does_not_know(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(duckdb_store, "MAX_KNOWN_STREAMS", 2)
+    path = tmp_path / "events.duckdb"
+    with DuckDBEventStore(path) as writer:
+        for i in range(3):
+            writer.append_events(f"s-{i}", 0, created(i + 1))  # heads 1, 2, 3
+        at = writer.read_all()[-1].timestamp
+    with DuckDBEventStore(path, bulk_chunk=2) as store:
+        conn = counting(store)
+        events = [
+            Event(f"i-{n}", f"s-{n % 3}", "T", "ItemAdded", n % 3 + 1 + n // 3 + 1, at, {})
+            for n in range(9)
+        ]
+        assert store.bulk_import(events) == 9
+        assert len([q for q in conn.statements if "max(version)" in q]) >= 2
+    with DuckDBEventStore(path) as store:
+        assert [store.stream_version(f"s-{i}") for i in range(3)] == [4, 5, 6]
+        check = store.sql("SELECT count(*), max(global_position) FROM events").fetchall()
+        assert check == [(15, 15)]
+
+
+class StartedThenInterrupted(threading.Thread):
+    """A thread whose start() is hit by the stop button just after it launched the thread:
+    the race the SIGINT stress test found (is_alive() was still False, and the ROLLBACK raced
+    the insert the thread then ran)."""
+
+    def start(self) -> None:
+        super().start()
+        raise KeyboardInterrupt
+
+
+def test_the_stop_button_as_a_chunk_thread_starts_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.duckdb"
+    with DuckDBEventStore(path, bulk_chunk=3, clock=StepClock()) as store:
+        store.append_events("x", 0, created())
+        events = ten_events(store.read_all()[-1].timestamp)
+        # (The threading module itself: only the import's own thread starts meanwhile.)
+        monkeypatch.setattr("esteach.store.duckdb_bulk.threading.Thread", StartedThenInterrupted)
+        with pytest.raises(KeyboardInterrupt):
+            store.bulk_import(events)
+        monkeypatch.undo()
+        assert store.head_position() == 1
+        assert store.sql("SELECT count(*) FROM events").fetchall() == [(1,)]
+        assert store.bulk_import(events) == 10
+    with DuckDBEventStore(path) as store:
+        assert store.head_position() == 11
 
 
 def test_a_bulk_import_leaves_duckdbs_thread_setting_as_it_found_it() -> None:

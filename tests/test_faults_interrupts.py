@@ -99,8 +99,8 @@ APPENDS: dict[str, Callable[[DuckDBEventStore], Any]] = {
 }
 
 
-def seeded(path: Path) -> DuckDBEventStore:
-    store = DuckDBEventStore(path, clock=StepClock(START - timedelta(days=1)))
+def seeded(path: Path, **options: Any) -> DuckDBEventStore:
+    store = DuckDBEventStore(path, clock=StepClock(START - timedelta(days=1)), **options)
     store.append_events("a", 0, [NewEvent("ItemAdded", {}, id="a-1")])
     store.append_events("b", 0, [NewEvent("ItemAdded", {}, id="b-1")])
     return store
@@ -161,14 +161,16 @@ def sample(count: int) -> list[Event]:
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("after", [False, True])
+@pytest.mark.parametrize("chunk", [25_000, 5])  # one INSERT; three, two of them on a thread
 def test_an_interrupt_at_any_statement_of_a_bulk_import_imports_all_or_nothing(
-    tmp_path: Path, fault: str, after: bool
+    tmp_path: Path, fault: str, after: bool, chunk: int
 ) -> None:
     events = sample(12)
-    with seeded(tmp_path / "count.duckdb") as store:
+    with seeded(tmp_path / "count.duckdb", bulk_chunk=chunk) as store:
         count = len(statements(store, "_conn", lambda: store.bulk_import(events)))
+    assert count >= (8 if chunk == 5 else 6)  # threads, BEGIN, INSERTs, COMMIT, threads
     for at in range(1, count + 1):
-        store = seeded(tmp_path / f"{at}.duckdb")
+        store = seeded(tmp_path / f"{at}.duckdb", bulk_chunk=chunk)
         with_fault(store, "_conn", at, fault, after, lambda s=store: s.bulk_import(events))  # type: ignore[misc]
         check_log(store)
         imported = store.sql("SELECT count(*) FROM events WHERE id LIKE 'imp-%'").fetchall()[0][0]

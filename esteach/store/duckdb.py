@@ -16,7 +16,9 @@ How it stays fast and correct (each choice was measured when it was made):
   DataFrame registered on the connection, still in one ``INSERT ... SELECT`` statement with
   the same key, guard and retry rule: a long ``VALUES`` list with a parameter per field is
   parsed and bound value by value (about 4,000 events/s for one 10,000-event append).
-* ``bulk_import`` inserts a whole sample log from a pandas DataFrame in one statement.
+* ``bulk_import`` checks a sample log over columns and inserts it from Arrow tables in one
+  transaction, in chunks: DuckDB inserts one on a thread of its own while the next is checked
+  (`esteach.store.duckdb_bulk`).
 * The file is the truth. A unique index on ``global_position`` refuses a position twice, and
   after any failure whose outcome is unknown (an interrupt: DuckDB may raise *after* the
   INSERT committed), the store reads its head and stream versions from the file again before
@@ -74,12 +76,12 @@ from esteach.errors import (
 from esteach.events import Event, NewEvent
 from esteach.store.base import ANY, NO_STREAM, STREAM_EXISTS, ExpectedVersion
 from esteach.store.bulk import checked_columns, columns_of
+from esteach.store.duckdb_bulk import DEFAULT_BULK_CHUNK, insert_in_chunks
 from esteach.store.duckdb_sql import (
     ADD_HEADERS,
     ALL,
     ALL_STREAM_HEADS,
     APPEND_FRAME,
-    BULK,
     BY_IDS,
     BY_TYPE,
     COLUMNAR,
@@ -234,6 +236,15 @@ def _release(key: str, database: _Database) -> None:
             del _databases[key]
 
 
+def _duplicate_id(exc: duckdb.Error) -> Exception:
+    """What a bulk import raises when DuckDB refused its rows: an id stored already."""
+    if not _conflict(exc):
+        return exc
+    return DuplicateEventId(
+        f"bulk_import: an event id is already stored ({exc}); nothing was imported"
+    )
+
+
 def _conflict(exc: duckdb.Error) -> bool:
     """Whether a refused INSERT clashed with stored rows (a concurrency conflict, a reused id):
     a constraint violation, at the INSERT or (from another cursor's transaction) at its commit.
@@ -265,10 +276,13 @@ class DuckDBEventStore:
         threads: int | None = None,
         max_clock_jump: timedelta | None = DEFAULT_MAX_CLOCK_JUMP,
         columnar_threshold: int = DEFAULT_COLUMNAR_THRESHOLD,
+        bulk_chunk: int = DEFAULT_BULK_CHUNK,
     ) -> None:
         self.path = str(path)
         # Appends of at least this many events go in through a DataFrame (see the module doc).
         self.columnar_threshold = check_int(columnar_threshold, "columnar_threshold", 1)
+        # A bulk import goes in chunks of this many events (see esteach.store.duckdb_bulk).
+        self.bulk_chunk = check_int(bulk_chunk, "bulk_chunk", 1)
         self._clock = clock
         self._clock_guard = ClockGuard(max_clock_jump)  # the rule for clocks that jump ahead
         self._ids = ids
@@ -460,27 +474,40 @@ class DuckDBEventStore:
         database = self._database
         if database.dirty:
             database.read_file(self._conn, streams=True)
-        columns = checked_columns(events, self._stream_heads, database.last_timestamp)
-        if not columns.events:
+        if not events:
             return 0
-        checked = columns.events
-        table = _table(columns, database.head + 1)
-        # One DuckDB thread: into the indexed table, two insert slower (benchmarks/README.md).
-        with duck.registered(self._conn, "esteach_bulk", table), duck.one_thread(self._conn):
-            try:
-                self._conn.execute(BULK)
-            except duckdb.Error as exc:
-                if not _conflict(exc):
-                    raise
-                raise DuplicateEventId(
-                    f"bulk_import: an event id is already stored ({exc}); nothing was imported"
-                ) from None
-        database.head += len(checked)
-        database.last_timestamp = checked[-1].timestamp
+        conn = self._conn
+        try:
+            # One DuckDB thread: into the indexed table, two insert slower (benchmarks/README.md).
+            with (
+                duck.one_thread(conn),
+                duck.transaction(conn, _duplicate_id, path=self.path, doing="bulk_import failed"),
+            ):
+                last_versions = insert_in_chunks(
+                    conn,
+                    events,
+                    size=self.bulk_chunk,
+                    first_position=database.head + 1,
+                    last_timestamp=database.last_timestamp,
+                    known_heads=database.streams.get_many,
+                    file_heads=self._file_heads,
+                )
+        except (EsteachError, duckdb.Error) as exc:
+            refused = _duplicate_id(exc) if isinstance(exc, duckdb.Error) else exc
+            if isinstance(refused, (StorageError, duckdb.Error)):
+                raise
+            # Refused, nothing written. A chunk counts its items from its own start: the
+            # whole batch, checked again, names the item in the batch (a repeated id too).
+            checked_columns(events, self._stream_heads, database.last_timestamp)
+            if refused is exc:
+                raise
+            raise refused from None
+        database.head += len(events)
+        database.last_timestamp = events[-1].timestamp
         # Each stream's last version, remembered under the lock, so these heads are the truth.
-        database.streams.remember_all(columns.last_versions())
+        database.streams.remember_all(last_versions)
         database.signal.appended(database.head)
-        return len(checked)
+        return len(events)
 
     def _stream_heads(self, streams: list[str]) -> dict[str, int]:
         """The versions of those of ``streams`` that exist: from memory if it knows them all
@@ -488,6 +515,9 @@ class DuckDBEventStore:
         heads = self._database.streams.get_many(streams)
         if heads is not None:
             return heads
+        return self._file_heads(streams)
+
+    def _file_heads(self, streams: list[str]) -> dict[str, int]:
         return dict(self._conn.execute(STREAM_HEADS, [streams]).fetchall())
 
     # --- reading ---------------------------------------------------------------------------

@@ -1483,13 +1483,15 @@ class TestDuckDBFileEventStore(OnAFile):
 
 
 class TestDuckDBColumnarAppends(OnAFile):
-    """Every append through the columnar path (a registered DataFrame), however small."""
+    """Every append through the columnar path (a registered Arrow table), however small, and
+    every bulk import in chunks of two events (each but the last inserted on a thread of its
+    own while the next is checked)."""
 
     suffix = "duckdb"
 
     def open_file(self, path: Path, clock: Clock, ids: IdFactory) -> EventStore:
-        store = DuckDBEventStore(path, clock=clock, ids=ids, columnar_threshold=1)
-        assert store.columnar_threshold == 1
+        store = DuckDBEventStore(path, clock=clock, ids=ids, columnar_threshold=1, bulk_chunk=2)
+        assert (store.columnar_threshold, store.bulk_chunk) == (1, 2)
         return store
 
 
