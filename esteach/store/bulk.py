@@ -12,7 +12,6 @@ what each step costs for 100,000 events.
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from esteach.checks import MAX_ID_LENGTH, check_event_type
+from esteach.collector import paused
 from esteach.duck import json_texts
 from esteach.errors import InvalidEventData
 from esteach.events import Event
@@ -284,16 +284,12 @@ def _data_valid(texts: list[str], column: Any, datas: list[Any]) -> bool:
         return set(map(type, chain.from_iterable(datas))) <= {str}
     # The parse makes a throwaway dict per event: with the collector paused meanwhile (they
     # hold no cycles), it does not sweep the caller's whole heap of events a few times over.
-    paused = gc.isenabled()
-    gc.disable()
     try:
-        if json.loads(f"[{','.join(texts)}]") != datas:
-            return False
+        with paused():
+            if json.loads(f"[{','.join(texts)}]") != datas:
+                return False
     except RecursionError:
         return False
-    finally:
-        if paused:
-            gc.enable()
     # Nesting: a text nesting deeper than MAX_DEPTH opens and closes more than MAX_DEPTH
     # brackets or braces, so is longer than twice that (in characters, so in bytes): usually
     # no text is, and none is counted.
