@@ -319,11 +319,20 @@ def bench_commands(args: argparse.Namespace, scratch: Path) -> list[dict[str, An
 BATCH_THREADS, BATCH_SIZE = 4, 50
 
 
+def settle_collector() -> None:
+    """A full garbage collection before a timed run. Otherwise whether CPython's occasional
+    full collection (130 ms over this suite's heap, most of it objects of earlier
+    measurements) lands inside one side's timed window is luck: in the batches comparison it
+    moved the ratio between 0.85x and 1.16x from run to run with the same code."""
+    gc.collect()
+
+
 def threaded(work: Callable[[int], None], threads: int) -> float:
     """Seconds for ``threads`` threads to run ``work(thread_number)`` each."""
     import threading
 
     pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    settle_collector()
     started = time.perf_counter()
     for thread in pool:
         thread.start()
@@ -427,6 +436,7 @@ def bench_bulk(args: argparse.Namespace, scratch: Path) -> list[dict[str, Any]]:
     }
     for _ in tqdm(range(args.repeats), desc="bulk", unit="round", leave=False):
         with DuckDBEventStore(":memory:") as store:
+            settle_collector()
             t = time.perf_counter()
             assert store.bulk_import(events) == len(events)
             times["esteach bulk_import"].append(time.perf_counter() - t)
@@ -434,6 +444,7 @@ def bench_bulk(args: argparse.Namespace, scratch: Path) -> list[dict[str, Any]]:
             conn = duckdb.connect(":memory:")
             conn.execute(SCHEMA)
             df = frame_of(events) if prebuilt else None
+            settle_collector()
             t = time.perf_counter()
             if df is None:
                 df = frame_of(events)
