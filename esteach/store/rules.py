@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter, itemgetter
 from typing import Any, Final
 
 from esteach.checks import check_aggregate_id, check_event_id, check_event_type
@@ -56,6 +57,9 @@ def check_expected_version(expected_version: object) -> ExpectedVersion:
     return expected_version
 
 
+_DATA, _FIRST = attrgetter("data"), itemgetter(0)
+
+
 def ensure_new_events(
     aggregate_id: str, events: Sequence[NewEvent], ids: IdFactory
 ) -> list[tuple[str, NewEvent]]:
@@ -65,14 +69,15 @@ def ensure_new_events(
         raise InvalidInput(
             f"events must be a list or tuple of NewEvent, got {type(events).__name__}"
         )
-    if any(type(event) is not NewEvent for event in events):
+    # The common case asked in C (set(map(type, ...))): a generator per batch cost more.
+    if set(map(type, events)) != {NewEvent}:
         for i, event in enumerate(events):
             if not isinstance(event, NewEvent):
                 raise InvalidInput(
                     f"events[{i}] is a {type(event).__name__}, not a NewEvent; wrap domain "
                     f"events with NewEvent(event_type=..., data=...) or let CommandProcessor do it"
                 )
-    if any(type(event.data) is not FrozenDict for event in events):
+    if set(map(type, map(_DATA, events))) != {FrozenDict}:
         # A NewEvent makes a read-only copy of its data, so the log shares nothing with the
         # caller; one whose data was swapped behind its back is checked and copied here.
         events = [
@@ -86,7 +91,7 @@ def ensure_new_events(
     batch = [
         (event.id, event) if event.id is not None else _with_new_id(event, ids) for event in events
     ]
-    if len({event_id for event_id, _ in batch}) != len(batch):
+    if len(set(map(_FIRST, batch))) != len(batch):
         seen: set[str] = set()
         for event_id, _ in batch:
             if event_id in seen:
