@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,23 @@ import pytest
 from esteach import DuckDBEventStore, UserQueryModel
 from esteach.collector import paused
 from tests.test_faults_interrupts import sample
+
+
+@contextlib.contextmanager
+def counted_collections() -> Iterator[list[int]]:
+    """The generation of each collection the block sets off, after a full one first."""
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        yield collections
+    finally:
+        gc.callbacks.remove(count)
 
 
 @pytest.fixture
@@ -55,16 +73,6 @@ def test_a_catch_up_sets_off_no_collection_per_page() -> None:
         store.bulk_import(sample(12_000))
         model = UserQueryModel(store)
         model.processor.register_event_handler("ItemImported", lambda conn, event: None)
-        collections: list[int] = []
-
-        def count(phase: str, info: dict[str, Any]) -> None:
-            if phase == "start":
-                collections.append(info["generation"])
-
-        gc.collect()
-        gc.callbacks.append(count)
-        try:
+        with counted_collections() as collections:
             assert model.catch_up(batch_size=2_000) == 12_000
-        finally:
-            gc.callbacks.remove(count)
         assert len(collections) <= 6, collections  # 6 pages

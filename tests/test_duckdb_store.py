@@ -24,6 +24,7 @@ from esteach import (
     StepClock,
     WrongExpectedVersion,
 )
+from tests.test_collector import counted_collections
 
 
 def created(n: int = 1) -> list[NewEvent]:
@@ -224,18 +225,8 @@ def test_remembering_a_bulk_imports_streams_sets_off_no_garbage_collection() -> 
     ~35 collections, now and then a full one (90 ms in a process holding a large log)."""
     heads = duckdb_store._StreamHeads(100_000)
     heads.remember("s1", 7)
-    collections: list[int] = []
-
-    def count(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            collections.append(info["generation"])
-
-    gc.collect()
-    gc.callbacks.append(count)
-    try:
+    with counted_collections() as collections:
         heads.remember_all({f"s{i}": i for i in range(25_000)})
-    finally:
-        gc.callbacks.remove(count)
     assert collections == []
     assert heads.get("s1") == 1 and heads.get("s24999") == 24999
 
