@@ -338,6 +338,8 @@ class EventProcessor:
                     if not page:
                         break
                     self._apply_page(page)
+                    # Freed while still paused: else the first collection after the pause
+                    # would sweep the whole page once more before it dies.
                     del page
             return self._position - start
 

@@ -146,12 +146,15 @@ def _checked_over_columns(
     codes = streams.indices.to_numpy(zero_copy_only=False)
     if not (
         set(map(type, versions)) == {int}
-        and set(map(type, aggregate_ids)) == {str}  # pyarrow took bytes as strings
+        # Checked on the events' own values: pyarrow takes bytes, and str subclasses, as
+        # strings, and the stream column's dictionary holds only str.
+        and set(map(type, ids)) == {str}
+        and set(map(type, aggregate_ids)) == {str}
         and None not in zones
-        and _ids_valid(ids, id_column)
+        and _ids_valid(id_column, ids)
         and len(set(ids)) == len(ids)
         and _event_types_valid(event_types)
-        and _ids_valid(names, streams.dictionary)
+        and _ids_valid(streams.dictionary, names)
         and _versions_continue(codes, wanted, heads)
         and _in_order(instants, last_timestamp)
         and _data_valid(texts, text_column, datas)
@@ -195,12 +198,10 @@ def _utc_micros(timestamps: list[datetime], utc: bool) -> Any:
 _PLAIN = bytes(range(0x21, 0x7F))
 
 
-def _ids_valid(values: list[Any], column: Any) -> bool:
-    """`esteach.checks.check_id`'s rules over a column: non-blank str, at most
-    ``MAX_ID_LENGTH`` characters, no NUL/newline/CR/tab; ``column`` is them as a pyarrow
-    string array (so they are valid Unicode)."""
-    if set(map(type, values)) != {str}:
-        return False  # pyarrow takes bytes, and str subclasses, as strings too
+def _ids_valid(column: Any, values: list[str]) -> bool:
+    """`esteach.checks.check_id`'s rules over a pyarrow string column (so valid Unicode) of
+    ids whose type the caller checked: non-blank, at most ``MAX_ID_LENGTH`` characters, no
+    NUL/newline/CR/tab. ``values`` are the same ids, read only when a byte may make one blank."""
     offsets, text = _buffers(column)
     sizes = np.diff(offsets)
     if sizes.min() == 0:
